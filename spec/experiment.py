@@ -1,0 +1,232 @@
+"""The experiment spec: everything an EnsemW2S experiment declares.
+
+Same shape as the ``spec`` of the ``EnsemW2SExperiment`` custom resource; the CRD's
+openAPIV3Schema is generated from these models (``ensemw2s.operator.crd``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import SpecModel
+
+QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$"
+
+
+class Task(StrEnum):
+    CLASSIFICATION = "classification"
+    GENERATION = "generation"
+
+
+class SplitStrategy(StrEnum):
+    EASY_TO_HARD = "e2h"
+    RANDOM = "random"
+
+
+class DifficultyMethod(StrEnum):
+    COLUMN = "column"
+    KFOLD = "kfold"
+    PROXY = "proxy"
+
+
+class DifficultyProxy(StrEnum):
+    LENGTH = "length"
+    STEPS = "steps"
+
+
+class SampleWeighting(StrEnum):
+    WEIGHTED_LOSS = "weighted_loss"
+    RESAMPLE = "resample"
+
+
+class ErrorEstimate(StrEnum):
+    TRAIN = "train"
+    HOLDOUT = "holdout"
+
+
+class EnsembleMethod(StrEnum):
+    ADABOOST = "adaboost"
+    BAGGING = "bagging"
+
+
+class CombineMethod(StrEnum):
+    PROB = "prob"
+    VOTE = "vote"
+
+
+class RoundSelection(StrEnum):
+    VAL = "val"
+    LAST = "last"
+
+
+class StudentLoss(StrEnum):
+    XENT = "xent"
+    LOGCONF = "logconf"
+
+
+class LabelKind(StrEnum):
+    SOFT = "soft"
+    HARD = "hard"
+
+
+class Schedule(StrEnum):
+    COSINE = "cosine"
+    CONSTANT = "constant"
+
+
+class HeadKind(StrEnum):
+    AUTO = "auto"
+    LAST_TOKEN = "last_token"
+    SEQUENCE_CLASSIFICATION = "sequence_classification"
+
+
+class Difficulty(SpecModel):
+    method: DifficultyMethod = Field(
+        DifficultyMethod.COLUMN, description="Where per-example difficulty comes from."
+    )
+    folds: int = Field(
+        4, ge=2, le=20, description="k for k-fold cross-fitting with the weak model (method kfold)."
+    )
+    proxy: DifficultyProxy = Field(DifficultyProxy.LENGTH, description="Cheap proxy (method proxy).")
+
+
+class SplitSizes(SpecModel):
+    easy: int = Field(ge=1, description="Labelled easy examples the weak models train on.")
+    val: int = Field(ge=1, description="Easy-side validation examples (model and round selection).")
+    hard_train: int = Field(ge=1, description="Hard examples the ensemble labels for the strong students.")
+    hard_test: int = Field(ge=1, description="Held-out hard examples every accuracy is measured on.")
+
+    @property
+    def total(self) -> int:
+        return self.easy + self.val + self.hard_train + self.hard_test
+
+
+class Dataset(SpecModel):
+    name: str = Field(min_length=1, description="Registry name (e.g. sciq, synthetic-sentiment) or 'local'.")
+    source: str | None = Field(
+        None, description="A local JSONL/CSV file or fsspec URL; overrides the registry."
+    )
+    max_items: int | None = Field(None, ge=4, description="Cap on the loaded pool before splitting.")
+    split: SplitStrategy = SplitStrategy.EASY_TO_HARD
+    difficulty: Difficulty = Field(default_factory=Difficulty)  # type: ignore[arg-type]
+    sizes: SplitSizes
+
+
+class Training(SpecModel):
+    epochs: float = Field(2.0, gt=0, le=100)
+    batch_size: int = Field(32, ge=1, le=4096)
+    learning_rate: float = Field(5e-5, gt=0, le=1)
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    schedule: Schedule = Schedule.COSINE
+    max_length: int = Field(128, ge=8, le=32768)
+    checkpoint_every_steps: int = Field(200, ge=0, description="0 disables mid-stage checkpoints.")
+    eval_batch_size: int = Field(128, ge=1, le=8192)
+
+
+class Resources(SpecModel):
+    gpus: int = Field(0, ge=0, le=64, description="nvidia.com/gpu per pod.")
+    cpu: str | None = Field(None, pattern=QUANTITY_PATTERN)
+    memory: str | None = Field(None, pattern=QUANTITY_PATTERN)
+
+
+class Weak(SpecModel):
+    model: str = Field(min_length=1, description="Preset (tiny-weak), Hugging Face id or local path.")
+    head: HeadKind = HeadKind.AUTO
+    rounds: int = Field(4, ge=1, le=100, description="AdaBoost rounds T.")
+    sample_weighting: SampleWeighting = SampleWeighting.WEIGHTED_LOSS
+    error_estimate: ErrorEstimate = ErrorEstimate.TRAIN
+    training: Training = Field(default_factory=Training)  # type: ignore[arg-type]
+    resources: Resources = Field(default_factory=Resources)  # type: ignore[arg-type]
+
+
+class Ensemble(SpecModel):
+    method: EnsembleMethod = EnsembleMethod.ADABOOST
+    combine: CombineMethod = CombineMethod.PROB
+    round_selection: RoundSelection = RoundSelection.VAL
+
+
+class Strong(SpecModel):
+    model: str = Field(min_length=1, description="Preset (minilm), Hugging Face id or local path.")
+    head: HeadKind = HeadKind.AUTO
+    loss: StudentLoss = StudentLoss.XENT
+    training: Training = Field(default_factory=Training)  # type: ignore[arg-type]
+    resources: Resources = Field(default_factory=Resources)  # type: ignore[arg-type]
+    nodes: int = Field(1, ge=1, le=128, description="Nodes for multi-node strong training (Indexed Job).")
+
+
+class Baselines(SpecModel):
+    w2s: bool = Field(True, description="Train the W2S baseline (strong on round-0 labels).")
+    ceiling: bool = Field(True, description="Train the ceiling (strong on gold hard labels).")
+    w2s_labels: LabelKind = Field(LabelKind.SOFT, description="Round-0 labels given to the W2S student.")
+
+
+class Runtime(SpecModel):
+    threads: int | None = Field(None, ge=1, le=1024, description="torch CPU threads (default: all cores).")
+    mixed_precision: str = Field("auto", pattern=r"^(auto|no|bf16|fp16)$")
+
+
+class PvcStorage(SpecModel):
+    claim_name: str = Field(min_length=1, max_length=253)
+    sub_path: str | None = None
+
+
+class Storage(SpecModel):
+    pvc: PvcStorage | None = Field(None, description="A PersistentVolumeClaim mounted in every stage pod.")
+    uri: str | None = Field(None, description="An fsspec URL (s3://bucket/prefix) instead of a volume.")
+    secret_ref: str | None = Field(None, description="Secret with store credentials, passed as environment.")
+    hf_token_secret_ref: str | None = Field(None, description="Secret with HF_TOKEN for gated models.")
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> Storage:
+        if self.pvc is not None and self.uri is not None:
+            raise ValueError("set either pvc or uri, not both")
+        return self
+
+
+class RunPolicy(SpecModel):
+    backoff_limit: int = Field(2, ge=0, le=20, description="Pod retries per stage Job.")
+    active_deadline_seconds: int | None = Field(None, ge=1)
+    ttl_seconds_after_finished: int | None = Field(None, ge=0)
+    suspend: bool = False
+    delete_artifacts: bool = Field(False, description="Delete the experiment's artifacts with the resource.")
+
+
+class Toleration(SpecModel):
+    key: str | None = None
+    operator: str | None = Field(None, pattern=r"^(Exists|Equal)$")
+    value: str | None = None
+    effect: str | None = Field(None, pattern=r"^(NoSchedule|PreferNoSchedule|NoExecute)$")
+    toleration_seconds: int | None = None
+
+
+class Scheduling(SpecModel):
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    priority_class_name: str | None = None
+    queue_name: str | None = Field(None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name).")
+
+
+class ExperimentSpec(SpecModel):
+    """Everything one EnsemW2S experiment declares."""
+
+    task: Task = Task.CLASSIFICATION
+    seeds: list[int] = Field(default_factory=lambda: [42], min_length=1, max_length=16)
+    dataset: Dataset
+    weak: Weak
+    ensemble: Ensemble = Field(default_factory=Ensemble)  # type: ignore[arg-type]
+    strong: Strong
+    baselines: Baselines = Field(default_factory=Baselines)  # type: ignore[arg-type]
+    runtime: Runtime = Field(default_factory=Runtime)  # type: ignore[arg-type]
+    image: str = Field("ghcr.io/ensemw2s/trainer:0.1.0", min_length=1)
+    storage: Storage = Field(default_factory=Storage)  # type: ignore[arg-type]
+    run_policy: RunPolicy = Field(default_factory=RunPolicy)  # type: ignore[arg-type]
+    scheduling: Scheduling = Field(default_factory=Scheduling)  # type: ignore[arg-type]
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must be distinct")
+        return seeds

@@ -1,0 +1,124 @@
+"""Checks beyond the schema: the same function serves ``w2sctl validate``, local runs and the operator."""
+
+from __future__ import annotations
+
+import difflib
+from enum import StrEnum
+
+from .catalog import DATASETS, KNOWN_BARE_HUB_MODELS, MODEL_PRESETS, is_model_reference, model_parameters
+from .errors import Problem, problem, raise_if_errors
+from .experiment import DifficultyMethod, EnsembleMethod, ExperimentSpec, SampleWeighting, Task
+
+
+class Target(StrEnum):
+    LOCAL = "local"
+    CLUSTER = "cluster"
+
+
+def _close(name: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(name, options, n=1)
+    return f"did you mean '{match[0]}'? " if match else ""
+
+
+def _check_model(path: str, model: str) -> list[Problem]:
+    if is_model_reference(model):
+        return []
+    known = sorted([*MODEL_PRESETS, *KNOWN_BARE_HUB_MODELS])
+    return [
+        problem(
+            path,
+            "is not a preset, a Hugging Face id (org/name) or a path",
+            model,
+            f"{_close(model, known)}presets: {', '.join(sorted(MODEL_PRESETS))}",
+        )
+    ]
+
+
+def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> list[Problem]:
+    """Every error and warning the schema cannot express."""
+    found: list[Problem] = []
+    if spec.task is Task.GENERATION:
+        found.append(
+            problem("spec.task", "generation is not implemented yet", "generation", "use classification")
+        )
+    ds = spec.dataset
+    if ds.source is None and ds.name not in DATASETS:
+        found.append(
+            problem(
+                "spec.dataset.name",
+                "unknown dataset",
+                ds.name,
+                f"{_close(ds.name, list(DATASETS))}known: {', '.join(DATASETS)}; or set spec.dataset.source",
+            )
+        )
+    if ds.name == "local" and ds.source is None:
+        found.append(
+            problem(
+                "spec.dataset.source",
+                "is required when spec.dataset.name is 'local'",
+                fix="give a JSONL or CSV path",
+            )
+        )
+    if ds.max_items is not None and ds.sizes.total > ds.max_items:
+        found.append(
+            problem(
+                "spec.dataset.sizes",
+                f"easy + val + hardTrain + hardTest = {ds.sizes.total} exceeds spec.dataset.maxItems",
+                ds.max_items,
+                "lower the sizes or raise maxItems",
+            )
+        )
+    if ds.difficulty.method is DifficultyMethod.KFOLD and ds.difficulty.folds > ds.sizes.total:
+        found.append(
+            problem(
+                "spec.dataset.difficulty.folds", "must not exceed the number of examples", ds.difficulty.folds
+            )
+        )
+    found += _check_model("spec.weak.model", spec.weak.model)
+    found += _check_model("spec.strong.model", spec.strong.model)
+    weak_size, strong_size = model_parameters(spec.weak.model), model_parameters(spec.strong.model)
+    if weak_size is not None and strong_size is not None and strong_size <= weak_size:
+        found.append(
+            problem(
+                "spec.strong.model",
+                f"is not bigger than the weak model '{spec.weak.model}'",
+                spec.strong.model,
+                "weak-to-strong needs a stronger student",
+                warning=True,
+            )
+        )
+    if (
+        spec.ensemble.method is EnsembleMethod.BAGGING
+        and spec.weak.sample_weighting is SampleWeighting.RESAMPLE
+    ):
+        found.append(
+            problem(
+                "spec.weak.sampleWeighting",
+                "is ignored with spec.ensemble.method bagging (learners train on uniform weights)",
+                spec.weak.sample_weighting.value,
+                warning=True,
+            )
+        )
+    if spec.strong.nodes > 1 and spec.strong.resources.gpus == 0:
+        found.append(
+            problem(
+                "spec.strong.nodes",
+                "multi-node training without GPUs is slow",
+                spec.strong.nodes,
+                warning=True,
+            )
+        )
+    if target is Target.CLUSTER and spec.storage.pvc is None and spec.storage.uri is None:
+        found.append(
+            problem(
+                "spec.storage",
+                "needs pvc or uri on a cluster (stages share artifacts)",
+                fix="set spec.storage.pvc.claimName or spec.storage.uri",
+            )
+        )
+    return found
+
+
+def validate_spec(spec: ExperimentSpec, target: Target = Target.LOCAL) -> list[Problem]:
+    """Raise SpecError on the first-class errors; return warnings."""
+    return raise_if_errors(semantic_problems(spec, target))
