@@ -92,9 +92,7 @@ def invocation_from_environment(stage: Stage, environ: Mapping[str, str]) -> Sta
     """Read a stage's invocation back from the environment the operator set."""
     if ENV_MANIFEST not in environ or ENV_STORE not in environ:
         raise SpecError(
-            problem(
-                "environment", f"{ENV_MANIFEST} and {ENV_STORE} must be set", fix="pass --spec and --store"
-            )
+            problem("environment", f"{ENV_MANIFEST} and {ENV_STORE} must be set", fix="pass --spec and --store")
         )
     try:
         data = json.loads(environ[ENV_MANIFEST])

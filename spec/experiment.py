@@ -83,12 +83,8 @@ class HeadKind(StrEnum):
 
 
 class Difficulty(SpecModel):
-    method: DifficultyMethod = Field(
-        DifficultyMethod.COLUMN, description="Where per-example difficulty comes from."
-    )
-    folds: int = Field(
-        4, ge=2, le=20, description="k for k-fold cross-fitting with the weak model (method kfold)."
-    )
+    method: DifficultyMethod = Field(DifficultyMethod.COLUMN, description="Where per-example difficulty comes from.")
+    folds: int = Field(4, ge=2, le=20, description="k for k-fold cross-fitting with the weak model (method kfold).")
     proxy: DifficultyProxy = Field(DifficultyProxy.LENGTH, description="Cheap proxy (method proxy).")
 
 
@@ -105,9 +101,7 @@ class SplitSizes(SpecModel):
 
 class Dataset(SpecModel):
     name: str = Field(min_length=1, description="Registry name (e.g. sciq, synthetic-sentiment) or 'local'.")
-    source: str | None = Field(
-        None, description="A local JSONL/CSV file or fsspec URL; overrides the registry."
-    )
+    source: str | None = Field(None, description="A local JSONL/CSV file or fsspec URL; overrides the registry.")
     max_items: int | None = Field(None, ge=4, description="Cap on the loaded pool before splitting.")
     split: SplitStrategy = SplitStrategy.EASY_TO_HARD
     difficulty: Difficulty = Field(default_factory=Difficulty)  # type: ignore[arg-type]
@@ -215,7 +209,7 @@ class ExperimentSpec(SpecModel):
     seeds: list[int] = Field(default_factory=lambda: [42], min_length=1, max_length=16)
     dataset: Dataset
     weak: Weak
-    ensemble: Ensemble = Field(default_factory=Ensemble)  # type: ignore[arg-type]
+    ensemble: Ensemble = Field(default_factory=Ensemble)
     strong: Strong
     baselines: Baselines = Field(default_factory=Baselines)  # type: ignore[arg-type]
     runtime: Runtime = Field(default_factory=Runtime)  # type: ignore[arg-type]

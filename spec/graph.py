@@ -45,9 +45,7 @@ class Stage:
     def __post_init__(self) -> None:
         needs_seed = self.kind is not StageKind.REPORT
         if needs_seed != (self.seed is not None):
-            raise ValueError(
-                f"stage {self.kind.value}: seed is {'required' if needs_seed else 'not allowed'}"
-            )
+            raise ValueError(f"stage {self.kind.value}: seed is {'required' if needs_seed else 'not allowed'}")
         if (self.kind is StageKind.WEAK) != (self.round is not None):
             raise ValueError(f"stage {self.kind.value}: round is only for weak stages")
         if (self.kind is StageKind.STRONG) != (self.variant is not None):
@@ -81,9 +79,7 @@ class Stage:
                     variant = StrongVariant(part)
             return cls(kind, seed, round_, variant)
         except (ValueError, IndexError):
-            raise ValueError(
-                f"stage name: not a stage of the graph (got {name!r}); e.g. weak-s42-r0"
-            ) from None
+            raise ValueError(f"stage name: not a stage of the graph (got {name!r}); e.g. weak-s42-r0") from None
 
 
 @dataclass(frozen=True)

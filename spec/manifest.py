@@ -36,9 +36,7 @@ class Metadata(SpecModel):
     @classmethod
     def _dns_label(cls, value: str) -> str:
         if not DNS_LABEL.match(value):
-            raise ValueError(
-                "must be a DNS label: lowercase letters, digits and '-', starting and ending alphanumeric"
-            )
+            raise ValueError("must be a DNS label: lowercase letters, digits and '-', starting and ending alphanumeric")
         return value
 
 

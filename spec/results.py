@@ -169,11 +169,7 @@ class ExperimentResults(_Model):
 
 
 def _round_floats(model: _M) -> _M:
-    update = {
-        name: round(value, _COMPACT_DIGITS)
-        for name, value in model.__dict__.items()
-        if isinstance(value, float)
-    }
+    update = {name: round(value, _COMPACT_DIGITS) for name, value in model.__dict__.items() if isinstance(value, float)}
     return model.model_copy(update=update)
 
 

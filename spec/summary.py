@@ -16,14 +16,10 @@ from .contract import TERMINATION_MESSAGE_LIMIT
 
 class StageSummary(SpecModel):
     stage: str = Field(description="Stage name, e.g. weak-s42-r0.")
-    key: str = Field(
-        description="Hash of the stage's resolved config; a finished stage with this key is skipped."
-    )
+    key: str = Field(description="Hash of the stage's resolved config; a finished stage with this key is skipped.")
     seconds: float = Field(ge=0, description="Wall time of the stage.")
     skipped: bool = Field(False, description="True when the stage found its output already done.")
-    metrics: dict[str, float] = Field(
-        default_factory=dict, description="Stage metrics (accuracy, eps, alpha, ...)."
-    )
+    metrics: dict[str, float] = Field(default_factory=dict, description="Stage metrics (accuracy, eps, alpha, ...).")
     notes: list[str] = Field(default_factory=list)
     results: dict[str, Any] | None = Field(None, description="Compact experiment results (report stage).")
 

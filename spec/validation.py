@@ -38,9 +38,7 @@ def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> li
     """Every error and warning the schema cannot express."""
     found: list[Problem] = []
     if spec.task is Task.GENERATION:
-        found.append(
-            problem("spec.task", "generation is not implemented yet", "generation", "use classification")
-        )
+        found.append(problem("spec.task", "generation is not implemented yet", "generation", "use classification"))
     ds = spec.dataset
     if ds.source is None and ds.name not in DATASETS:
         found.append(
@@ -70,9 +68,7 @@ def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> li
         )
     if ds.difficulty.method is DifficultyMethod.KFOLD and ds.difficulty.folds > ds.sizes.total:
         found.append(
-            problem(
-                "spec.dataset.difficulty.folds", "must not exceed the number of examples", ds.difficulty.folds
-            )
+            problem("spec.dataset.difficulty.folds", "must not exceed the number of examples", ds.difficulty.folds)
         )
     found += _check_model("spec.weak.model", spec.weak.model)
     found += _check_model("spec.strong.model", spec.strong.model)
@@ -87,10 +83,7 @@ def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> li
                 warning=True,
             )
         )
-    if (
-        spec.ensemble.method is EnsembleMethod.BAGGING
-        and spec.weak.sample_weighting is SampleWeighting.RESAMPLE
-    ):
+    if spec.ensemble.method is EnsembleMethod.BAGGING and spec.weak.sample_weighting is SampleWeighting.RESAMPLE:
         found.append(
             problem(
                 "spec.weak.sampleWeighting",
