@@ -1,1 +1,80 @@
-"""trainer/data."""
+"""Datasets for EnsemW2S: loading, binary formatting, difficulty, and easy-to-hard splits.
+
+Typical use (the prepare stage)::
+
+    items = load_dataset_items("sciq", source=None, max_items=14000, seed=0)
+    examples = to_binary_examples(items, seed=0)
+    difficulty = difficulty_from_proxy(examples, "length")
+    splits = easy_to_hard_split(examples, difficulty, SplitSizes(5839, 1000, 5840, 1000), seed=0)
+"""
+
+from .difficulty import (
+    DifficultyMethod,
+    DifficultyProxy,
+    FitPredict,
+    difficulty_from_column,
+    difficulty_from_kfold,
+    difficulty_from_proxy,
+    kfold_assignment,
+    rank_normalise,
+)
+from .errors import DatasetError
+from .formatting import multiple_choice_text, to_binary_examples
+from .hub import load_hub_items
+from .loading import load_dataset_items
+from .local import load_local_items
+from .records import BinaryItem, Example, Item, MultipleChoiceItem
+from .registry import (
+    LOCAL,
+    SYNTHETIC_SENTIMENT,
+    DatasetEntry,
+    dataset_names,
+    get_dataset,
+    hub_dataset_names,
+)
+from .splits import SPLIT_NAMES, Splits, SplitSizes, easy_to_hard_split, random_split
+from .synthetic import (
+    DIFFICULTY_RANGES,
+    SyntheticKind,
+    generate_synthetic_sentiment,
+    synthetic_kind,
+)
+from .synthetic_lexicon import SyntheticLexicon, synthetic_lexicon
+
+__all__ = [
+    "DIFFICULTY_RANGES",
+    "LOCAL",
+    "SPLIT_NAMES",
+    "SYNTHETIC_SENTIMENT",
+    "BinaryItem",
+    "DatasetEntry",
+    "DatasetError",
+    "DifficultyMethod",
+    "DifficultyProxy",
+    "Example",
+    "FitPredict",
+    "Item",
+    "MultipleChoiceItem",
+    "SplitSizes",
+    "Splits",
+    "SyntheticKind",
+    "SyntheticLexicon",
+    "dataset_names",
+    "difficulty_from_column",
+    "difficulty_from_kfold",
+    "difficulty_from_proxy",
+    "easy_to_hard_split",
+    "generate_synthetic_sentiment",
+    "get_dataset",
+    "hub_dataset_names",
+    "kfold_assignment",
+    "load_dataset_items",
+    "load_hub_items",
+    "load_local_items",
+    "multiple_choice_text",
+    "random_split",
+    "rank_normalise",
+    "synthetic_kind",
+    "synthetic_lexicon",
+    "to_binary_examples",
+]

@@ -82,7 +82,6 @@ class Example:
     def __post_init__(self) -> None:
         if self.label < 0:
             raise DatasetError(
-                f"example '{self.id}': label must be a class index >= 0 (got {self.label}); "
-                "labels are 0..K-1"
+                f"example '{self.id}': label must be a class index >= 0 (got {self.label}); labels are 0..K-1"
             )
         _check_difficulty("example", self.id, self.difficulty)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-
 from ensemw2s.trainer.method.errors import MethodError
 
 WEIGHT_SUM_TOLERANCE = 1e-6
@@ -17,9 +16,7 @@ def float_array(values: npt.ArrayLike, name: str, ndim: int) -> npt.NDArray[np.f
     except (TypeError, ValueError) as error:
         raise MethodError(f"{name}: must be numeric (got {type(values).__name__}); pass numbers") from error
     if array.ndim != ndim:
-        raise MethodError(
-            f"{name}: must have {ndim} dimensions (got shape {array.shape}); reshape it"
-        )
+        raise MethodError(f"{name}: must have {ndim} dimensions (got shape {array.shape}); reshape it")
     if not np.all(np.isfinite(array)):
         raise MethodError(f"{name}: must be finite (got NaN or inf); check the model outputs")
     return array
@@ -30,8 +27,7 @@ def probabilities(values: npt.ArrayLike, name: str, ndim: int) -> npt.NDArray[np
     array = float_array(values, name, ndim)
     if array.shape[-1] < 2:
         raise MethodError(
-            f"{name}: must have K >= 2 classes on the last axis (got shape {array.shape}); "
-            "pass one column per class"
+            f"{name}: must have K >= 2 classes on the last axis (got shape {array.shape}); pass one column per class"
         )
     if array.shape[-2] < 1:
         raise MethodError(f"{name}: must hold at least one example (got shape {array.shape})")
@@ -42,9 +38,7 @@ def class_ids(values: npt.ArrayLike, name: str, size: int) -> npt.NDArray[np.int
     """Non-negative integer class ids with ``size`` entries."""
     array = np.asarray(values)
     if array.ndim != 1 or array.shape[0] != size:
-        raise MethodError(
-            f"{name}: must have shape ({size},) to match the predictions (got {array.shape})"
-        )
+        raise MethodError(f"{name}: must have shape ({size},) to match the predictions (got {array.shape})")
     if array.dtype.kind not in "iub":
         raise MethodError(f"{name}: must be integer class ids (got dtype {array.dtype}); cast them")
     if size and array.min() < 0:
@@ -69,9 +63,7 @@ def sample_weights(values: npt.ArrayLike, name: str = "weights") -> npt.NDArray[
     if array.size == 0:
         raise MethodError(f"{name}: must hold at least one weight (got 0)")
     if np.any(array < 0):
-        raise MethodError(
-            f"{name}: must be non-negative (got min {array.min():.3g}); use sample weights >= 0"
-        )
+        raise MethodError(f"{name}: must be non-negative (got min {array.min():.3g}); use sample weights >= 0")
     total = float(array.sum())
     if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
         raise MethodError(f"{name}: must sum to 1 within 1e-6 (got {total:.6g}); normalise them first")
@@ -81,6 +73,5 @@ def sample_weights(values: npt.ArrayLike, name: str = "weights") -> npt.NDArray[
 def same_length(name: str, size: int, expected: int, expected_name: str) -> None:
     if size != expected:
         raise MethodError(
-            f"{name}: must have {expected} entries like {expected_name} (got {size}); "
-            "pass one value per example"
+            f"{name}: must have {expected} entries like {expected_name} (got {size}); pass one value per example"
         )

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-
 from ensemw2s.trainer.method._checks import class_labels, float_array, probabilities, same_length
 from ensemw2s.trainer.method.errors import MethodError
 
@@ -36,7 +35,8 @@ def ensemble_scores(
     """F_r of shape (N, K) for probs of shape (T, N, K), alphas of shape (T,) and r = ``rounds``."""
     p, a = _stack(probs, alphas)
     _check_rounds(rounds, p.shape[0])
-    return _cumulative_scores(p[:rounds], a[:rounds], method)[-1]
+    scores: npt.NDArray[np.float64] = _cumulative_scores(p[:rounds], a[:rounds], method)[-1]
+    return scores
 
 
 def soft_pseudo_labels(
@@ -94,9 +94,7 @@ def choose_rounds(val_accuracies: Sequence[float]) -> int:
     return int(np.argmax(accuracies)) + 1
 
 
-def _stack(
-    probs: npt.ArrayLike, alphas: npt.ArrayLike
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def _stack(probs: npt.ArrayLike, alphas: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     p = probabilities(probs, "probs", ndim=3)
     if p.shape[0] < 1:
         raise MethodError(f"probs: must hold at least one learner (got shape {p.shape})")
@@ -122,9 +120,7 @@ def combine_method(value: str) -> CombineMethod:
 
 def _check_rounds(rounds: int, num_learners: int) -> None:
     if not 1 <= rounds <= num_learners:
-        raise MethodError(
-            f"rounds: must be in [1, {num_learners}], the number of learners (got {rounds})"
-        )
+        raise MethodError(f"rounds: must be in [1, {num_learners}], the number of learners (got {rounds})")
 
 
 def _cumulative_scores(

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-
 from ensemw2s.trainer.method._checks import (
     class_labels,
     float_array,
@@ -120,18 +119,15 @@ def resample_indices(weights: npt.ArrayLike, n: int, seed: int) -> npt.NDArray[n
     if n < 1:
         raise MethodError(f"n: must be >= 1 (got {n}); draw at least one example")
     rng = np.random.default_rng(seed)
-    indices: npt.NDArray[np.int64] = rng.choice(w.shape[0], size=n, replace=True, p=w / w.sum()).astype(
-        np.int64
-    )
+    indices: npt.NDArray[np.int64] = rng.choice(w.shape[0], size=n, replace=True, p=w / w.sum()).astype(np.int64)
     return indices
 
 
 def _errors(errors: npt.ArrayLike, size: int) -> npt.NDArray[np.float64]:
-    e = float_array(errors, "errors", ndim=1)
+    e: npt.NDArray[np.float64] = float_array(errors, "errors", ndim=1)
     same_length("errors", e.shape[0], size, "weights")
     if np.any((e < 0) | (e > 1)):
         raise MethodError(
-            f"errors: must be in [0, 1] (got min {e.min():.3g}, max {e.max():.3g}); "
-            "pass learner_errors(probs, labels)"
+            f"errors: must be in [0, 1] (got min {e.min():.3g}, max {e.max():.3g}); pass learner_errors(probs, labels)"
         )
     return e

@@ -10,8 +10,7 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-
-from ensemw2s.spec.results import PGRs, Accuracies
+from ensemw2s.spec.results import Accuracies, PGRs
 from ensemw2s.trainer.method._checks import class_ids, class_labels, float_array
 from ensemw2s.trainer.method.errors import MethodError
 
@@ -26,6 +25,8 @@ def accuracy(probs_or_labels: npt.ArrayLike, labels: npt.ArrayLike) -> float:
     class ids of shape (N,).
     """
     predictions = np.asarray(probs_or_labels)
+    if predictions.ndim in (1, 2) and predictions.shape[0] == 0:
+        raise MethodError("probs_or_labels: must hold at least one example (got 0)")
     if predictions.ndim == 2:
         scores = float_array(predictions, "probs_or_labels", ndim=2)
         predicted = np.argmax(scores, axis=1).astype(np.int64)
@@ -38,8 +39,6 @@ def accuracy(probs_or_labels: npt.ArrayLike, labels: npt.ArrayLike) -> float:
             f"probs_or_labels: must have shape (N, K) or (N,) (got {predictions.shape}); "
             "pass class scores or predicted class ids"
         )
-    if predicted.shape[0] == 0:
-        raise MethodError("probs_or_labels: must hold at least one example (got 0)")
     return float(np.mean(predicted == gold))
 
 
@@ -67,9 +66,7 @@ def pgrs_for(accuracies: Accuracies, min_gap: float = MIN_GAP) -> PGRs:
     """The three reported PGRs of one set of hard-test accuracies."""
     return PGRs(
         w2s_vs_weak=performance_gap_recovered(accuracies.w2s, accuracies.weak, accuracies.ceiling, min_gap),
-        ensemw2s_vs_weak=performance_gap_recovered(
-            accuracies.ensemw2s, accuracies.weak, accuracies.ceiling, min_gap
-        ),
+        ensemw2s_vs_weak=performance_gap_recovered(accuracies.ensemw2s, accuracies.weak, accuracies.ceiling, min_gap),
         ensemw2s_vs_ensemble=performance_gap_recovered(
             accuracies.ensemw2s, accuracies.weak_ensemble, accuracies.ceiling, min_gap
         ),

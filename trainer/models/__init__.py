@@ -1,1 +1,26 @@
-"""trainer/models."""
+"""Models: presets, offline word-level tokenizers, classifiers with a common interface, and loading."""
+
+from .classifier import Classifier, LastTokenClassifier, SequenceClassifier, last_token_positions
+from .errors import ModelError
+from .loading import LoadedClassifier, load_classifier, resolve_head
+from .presets import PRESETS, ModelPreset, PadHandling, TokenizerKind, find_preset, preset_names
+from .tokenizer import BoundaryToken, build_word_tokenizer
+
+__all__ = [
+    "PRESETS",
+    "BoundaryToken",
+    "Classifier",
+    "LastTokenClassifier",
+    "LoadedClassifier",
+    "ModelError",
+    "ModelPreset",
+    "PadHandling",
+    "SequenceClassifier",
+    "TokenizerKind",
+    "build_word_tokenizer",
+    "find_preset",
+    "last_token_positions",
+    "load_classifier",
+    "preset_names",
+    "resolve_head",
+]

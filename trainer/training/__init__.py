@@ -1,1 +1,49 @@
-"""trainer/training."""
+"""Training: encoded texts, the run config, losses, the training loop and batched inference."""
+
+from .batching import BatchPlan, epoch_batches, resample_indices
+from .checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
+from .config import LossKind, MixedPrecision, TrainConfig, WeightingMode
+from .encoding import EncodedTexts, TokenBatch, encode_texts
+from .errors import TrainingError
+from .losses import (
+    harden_predictions,
+    logconf_alpha,
+    logconf_loss,
+    logconf_targets,
+    per_example_cross_entropy,
+    soft_cross_entropy,
+)
+from .loop import ProgressEvent, TrainReport, one_hot_targets, train_classifier
+from .predict import predict_proba
+from .runtime import make_accelerator, resolve_mixed_precision, set_threads
+
+__all__ = [
+    "BatchPlan",
+    "EncodedTexts",
+    "LossKind",
+    "MixedPrecision",
+    "ProgressEvent",
+    "TokenBatch",
+    "TrainConfig",
+    "TrainReport",
+    "TrainingError",
+    "WeightingMode",
+    "encode_texts",
+    "epoch_batches",
+    "harden_predictions",
+    "latest_checkpoint",
+    "logconf_alpha",
+    "logconf_loss",
+    "logconf_targets",
+    "make_accelerator",
+    "one_hot_targets",
+    "per_example_cross_entropy",
+    "predict_proba",
+    "resample_indices",
+    "resolve_mixed_precision",
+    "restore_checkpoint",
+    "save_checkpoint",
+    "set_threads",
+    "soft_cross_entropy",
+    "train_classifier",
+]

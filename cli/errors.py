@@ -1,0 +1,26 @@
+"""Exit codes and the one way w2sctl reports a known error.
+
+    0  ok
+    1  a known error: one ``Error: ...`` line on stderr (a traceback only with W2SCTL_DEBUG=1)
+    2  usage error (bad flags or arguments; typer/click's own code)
+    3  the experiment ran (or was waited for) and failed
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    EXPERIMENT_FAILED = 3
+
+
+class CliError(Exception):
+    """A known error: printed as one ``Error:`` line, exit code 1 unless told otherwise."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.ERROR) -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,102 @@
+"""Local commands: ``w2sctl run`` (the embedded default: no cluster) and ``w2sctl validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ensemw2s.spec import Severity, Target, load_manifest, semantic_problems
+
+from .errors import CliError, ExitCode
+from .output import OutputFormat
+from .results_view import results_rows
+from .state import State
+
+STORE_HELP = "Artifact store root: a directory or an fsspec URL (env W2S_STORE, default ./runs)."
+
+
+def validate(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Experiment YAML.", exists=False)],
+    cluster: Annotated[bool, typer.Option("--cluster", help="Also apply the cluster's checks (storage).")] = False,
+) -> None:
+    """Check an experiment file offline: schema and semantic checks, the same ones the operator runs."""
+    state: State = ctx.obj
+    manifest = load_manifest(file)
+    found = semantic_problems(manifest.spec, Target.CLUSTER if cluster else Target.LOCAL)
+    for item in found:
+        state.err.print(f"{item.severity.value}: {item}", markup=False, highlight=False)
+    errors = [p for p in found if p.severity is Severity.ERROR]
+    if errors:
+        raise CliError(f"{file}: {len(errors)} error(s)")
+    print(f"{file}: valid ({manifest.namespace}/{manifest.name})")
+
+
+def run(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Experiment YAML.")],
+    store: Annotated[str | None, typer.Option("--store", envvar="W2S_STORE", help=STORE_HELP)] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume/--fresh",
+            help="--resume (default) reuses finished stages and checkpoints of an earlier or killed run; "
+            "--fresh deletes the experiment's artifacts first.",
+        ),
+    ] = True,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads for torch.")] = None,
+) -> None:
+    """Run an experiment here, in-process, stage by stage (CPU or one GPU), and print its results."""
+    from ensemw2s.spec import build_stage_graph
+    from ensemw2s.trainer.errors import StageFailed
+    from ensemw2s.trainer.runner import run_experiment
+
+    state: State = ctx.obj
+    manifest = load_manifest(file)
+    if threads is not None:
+        spec = manifest.spec.model_copy(update={"runtime": manifest.spec.runtime.model_copy(update={"threads": threads})})
+        manifest = manifest.model_copy(update={"spec": spec})
+    for warning in semantic_problems(manifest.spec):
+        if warning.severity is Severity.WARNING:
+            state.err.print(f"warning: {warning}", markup=False, highlight=False)
+    root = store or "runs"
+    stages = len(build_stage_graph(manifest.spec).stages)
+    from .progress import progress_for
+
+    sink = progress_for(state.err, stages)
+    try:
+        if hasattr(sink, "__enter__"):
+            with sink:  # type: ignore[attr-defined]
+                outcome = run_experiment(manifest, root, sink, fresh=not resume)
+        else:
+            outcome = run_experiment(manifest, root, sink, fresh=not resume)
+    except StageFailed as exc:
+        raise CliError(f"{manifest.name}: {exc}", ExitCode.EXPERIMENT_FAILED) from exc
+    skipped = sum(1 for s in outcome.summaries.values() if s.skipped)
+    if skipped:
+        state.err.print(f"{skipped} of {stages} stages were already done and reused (--fresh to redo them)")
+    report = outcome.summaries["report"]
+    from ensemw2s.spec.results import ExperimentResults
+
+    results = ExperimentResults.model_validate(_read_results(outcome.results_path))
+    state.emit(results_rows(results))
+    if state.output in (OutputFormat.TABLE, OutputFormat.WIDE):
+        state.err.print(f"report: {outcome.report_path}  (results.json and plots beside it; stage {report.stage})")
+
+
+def _read_results(path: str) -> dict[str, object]:
+    import json
+
+    import fsspec
+
+    with fsspec.open(path, "r") as fh:
+        data: dict[str, object] = json.load(fh)
+    return data
+
+
+def register(app: typer.Typer, console: Console | None = None) -> None:
+    app.command()(run)
+    app.command()(validate)

@@ -1,0 +1,76 @@
+"""``w2sctl``: the root only composes command groups and shared options.
+
+Heavy imports (torch, kubernetes) happen inside commands, so ``w2sctl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from ensemw2s.spec import SpecError
+
+from . import local
+from .errors import CliError, ExitCode
+from .output import OutputFormat
+from .state import State
+
+app = typer.Typer(
+    name="w2sctl",
+    help="Run and watch EnsemW2S weak-to-strong experiments, locally or on Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = OutputFormat.TABLE,
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="Kubernetes namespace.")] = "default",
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file.")] = None,
+    context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
+) -> None:
+    ctx.obj = State(output=output, namespace=namespace, kubeconfig=kubeconfig, context=context)
+
+
+local.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: maps known errors to one ``Error:`` line and the documented exit codes."""
+    debug = bool(os.environ.get("W2SCTL_DEBUG"))
+    try:
+        app(args=argv, prog_name="w2sctl")
+    except SystemExit as exc:  # typer/click exit: help, usage errors (2)
+        return exc.code if isinstance(exc.code, int) else int(ExitCode.ERROR)
+    except CliError as exc:
+        if debug:
+            raise
+        print(f"Error: {exc}", file=sys.stderr)
+        return int(exc.code)
+    except SpecError as exc:
+        if debug:
+            raise
+        lines = str(exc).splitlines()
+        print(f"Error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:
+            print(f"       {line}", file=sys.stderr)
+        return int(ExitCode.ERROR)
+    except KeyboardInterrupt:
+        print("Error: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"Error: {type(exc).__name__}: {exc} (set W2SCTL_DEBUG=1 for a traceback)", file=sys.stderr)
+        return int(ExitCode.ERROR)
+    return int(ExitCode.OK)
+
+
+def entrypoint() -> None:
+    sys.exit(main())

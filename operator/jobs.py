@@ -1,0 +1,341 @@
+"""Object builders: one ``batch/v1`` Job per stage (and a headless Service for multi-node stages).
+
+Pure functions from the typed manifest to Kubernetes manifests (plain dicts); the runtime applies
+them. The container's command and environment come from the stage contract
+(:func:`ensemw2s.spec.stage_command`, :func:`ensemw2s.spec.stage_environment`), so the operator and
+the trainer agree by construction.
+
+Resources: ``prepare`` and ``weak-*`` use ``spec.weak.resources`` (prepare may train weak models for
+k-fold difficulty), ``strong-*`` use ``spec.strong.resources``, ``aggregate`` uses the weak resources
+for generation (ensemble decoding loads the weak learners) and a small CPU request for
+classification, ``report`` always a small CPU request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ensemw2s.spec import (
+    ExperimentManifest,
+    Resources,
+    Stage,
+    StageInvocation,
+    StageKind,
+    Task,
+    stage_command,
+    stage_environment,
+)
+from ensemw2s.spec.contract import DEFAULT_TERMINATION_LOG, ENV_RANK_HINT
+
+from .errors import PermanentError
+from .naming import ANNOTATION_COMPLETION_INDEX, LABEL_QUEUE, job_name, service_name, stage_labels
+
+CONTAINER = "trainer"
+ARTIFACTS_MOUNT = "/artifacts"
+ARTIFACTS_VOLUME = "artifacts"
+TMP_VOLUME = "tmp"
+SHM_VOLUME = "dshm"
+RUN_AS_USER = 1000
+RENDEZVOUS_PORT = 29500
+EXIT_USAGE = 2
+"""The trainer's exit code for a bad spec or bad arguments: retrying cannot help."""
+SMALL_RESOURCES = Resources(cpu="500m", memory="2Gi")
+HF_TOKEN_KEY = "HF_TOKEN"
+SCRATCH_ENV = {
+    "HOME": "/tmp",
+    "HF_HOME": "/tmp/hf-home",
+    "XDG_CACHE_HOME": "/tmp/.cache",
+    "MPLCONFIGDIR": "/tmp/.matplotlib",
+}
+"""The root filesystem is read-only: every cache goes to the ``/tmp`` emptyDir."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The experiment that owns a Job (its ownerReference)."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+
+    def reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def owner_from_body(body: Mapping[str, Any]) -> Owner:
+    """The owner of an experiment's objects, from the custom resource as the API returns it."""
+    metadata: Mapping[str, Any] = body.get("metadata") or {}
+    fields = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata.name": metadata.get("name"),
+        "metadata.namespace": metadata.get("namespace"),
+        "metadata.uid": metadata.get("uid"),
+    }
+    missing = [path for path, value in fields.items() if not value]
+    if missing:
+        raise PermanentError(
+            f"experiment {metadata.get('name') or '?'}: {', '.join(missing)} missing (got {body.get('kind')!r} body); "
+            "pass the object as read from the API server"
+        )
+    return Owner(
+        api_version=str(body["apiVersion"]),
+        kind=str(body["kind"]),
+        name=str(metadata["name"]),
+        namespace=str(metadata["namespace"]),
+        uid=str(metadata["uid"]),
+    )
+
+
+def stage_resources(manifest: ExperimentManifest, stage: Stage) -> Resources:
+    """Which of the spec's resources a stage's pod requests (see the module docstring)."""
+    spec = manifest.spec
+    if stage.kind in {StageKind.PREPARE, StageKind.WEAK}:
+        return spec.weak.resources
+    if stage.kind is StageKind.STRONG:
+        return spec.strong.resources
+    if stage.kind is StageKind.AGGREGATE and spec.task is Task.GENERATION:
+        return spec.weak.resources
+    return SMALL_RESOURCES
+
+
+def container_resources(resources: Resources) -> dict[str, Any]:
+    """Requests for CPU and memory, a memory limit equal to the request, GPUs as a limit.
+
+    No CPU limit: throttling a training loop only slows it; the request keeps scheduling fair.
+    """
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if resources.cpu:
+        requests["cpu"] = resources.cpu
+    if resources.memory:
+        requests["memory"] = resources.memory
+        limits["memory"] = resources.memory
+    if resources.gpus:
+        limits["nvidia.com/gpu"] = str(resources.gpus)
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def store_location(manifest: ExperimentManifest) -> str:
+    """The artifact store root the trainer gets: the PVC mount (plus subPath) or the store URI."""
+    storage = manifest.spec.storage
+    if storage.pvc is not None:
+        sub_path = (storage.pvc.sub_path or "").strip("/")
+        return f"{ARTIFACTS_MOUNT}/{sub_path}" if sub_path else ARTIFACTS_MOUNT
+    if storage.uri is not None:
+        return storage.uri
+    raise PermanentError(
+        f"experiment {manifest.name}: spec.storage needs pvc or uri on a cluster (got neither); "
+        "set spec.storage.pvc.claimName or spec.storage.uri"
+    )
+
+
+def is_multi_node(manifest: ExperimentManifest, stage: Stage) -> bool:
+    return stage.kind is StageKind.STRONG and manifest.spec.strong.nodes > 1
+
+
+def _env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
+    invocation = StageInvocation(stage, manifest, store_location(manifest), DEFAULT_TERMINATION_LOG)
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in stage_environment(invocation).items()]
+    env += [{"name": k, "value": v} for k, v in SCRATCH_ENV.items()]
+    token_secret = manifest.spec.storage.hf_token_secret_ref
+    if token_secret:
+        env.append(
+            {"name": HF_TOKEN_KEY, "valueFrom": {"secretKeyRef": {"name": token_secret, "key": HF_TOKEN_KEY}}}
+        )
+    if is_multi_node(manifest, stage):
+        env += _rendezvous_env(manifest, stage)
+    return env
+
+
+def _rendezvous_env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
+    """What ``torchrun``/``accelerate launch`` need to rendezvous across the pods of an Indexed Job."""
+    nodes = manifest.spec.strong.nodes
+    per_node = max(1, manifest.spec.strong.resources.gpus)
+    master = f"{job_name(manifest.name, stage)}-0.{service_name(manifest.name, stage)}"
+    index_ref = {"fieldRef": {"fieldPath": f"metadata.annotations['{ANNOTATION_COMPLETION_INDEX}']"}}
+    return [
+        {"name": "MASTER_ADDR", "value": master},
+        {"name": "MASTER_PORT", "value": str(RENDEZVOUS_PORT)},
+        {"name": "NNODES", "value": str(nodes)},
+        {"name": ENV_RANK_HINT, "value": str(nodes)},
+        {"name": "NPROC_PER_NODE", "value": str(per_node)},
+        {"name": "WORLD_SIZE", "value": str(nodes * per_node)},
+        {"name": "NODE_RANK", "valueFrom": index_ref},
+        {"name": "JOB_COMPLETION_INDEX", "valueFrom": index_ref},
+    ]
+
+
+def _volumes(manifest: ExperimentManifest, resources: Resources) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    volumes: list[dict[str, Any]] = [{"name": TMP_VOLUME, "emptyDir": {}}]
+    mounts: list[dict[str, Any]] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
+    pvc = manifest.spec.storage.pvc
+    if pvc is not None:
+        volumes.append({"name": ARTIFACTS_VOLUME, "persistentVolumeClaim": {"claimName": pvc.claim_name}})
+        mounts.append({"name": ARTIFACTS_VOLUME, "mountPath": ARTIFACTS_MOUNT})
+    if resources.gpus:
+        # NCCL and DataLoader workers need more shared memory than the runtime's 64 MiB default.
+        volumes.append({"name": SHM_VOLUME, "emptyDir": {"medium": "Memory"}})
+        mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
+    return volumes, mounts
+
+
+def _container(manifest: ExperimentManifest, stage: Stage, resources: Resources, mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": manifest.spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": stage_command(stage),
+        "env": _env(manifest, stage),
+        "resources": container_resources(resources),
+        "volumeMounts": mounts,
+        "terminationMessagePath": DEFAULT_TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    if manifest.spec.storage.secret_ref:
+        container["envFrom"] = [{"secretRef": {"name": manifest.spec.storage.secret_ref}}]
+    if is_multi_node(manifest, stage):
+        container["ports"] = [{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"}]
+    return container
+
+
+def _pod_spec(manifest: ExperimentManifest, stage: Stage) -> dict[str, Any]:
+    spec = manifest.spec
+    resources = stage_resources(manifest, stage)
+    volumes, mounts = _volumes(manifest, resources)
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "fsGroupChangePolicy": "OnRootMismatch",
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(manifest, stage, resources, mounts)],
+        "volumes": volumes,
+    }
+    scheduling = spec.scheduling
+    if scheduling.node_selector:
+        pod["nodeSelector"] = dict(scheduling.node_selector)
+    if scheduling.tolerations:
+        pod["tolerations"] = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in scheduling.tolerations]
+    if scheduling.priority_class_name:
+        pod["priorityClassName"] = scheduling.priority_class_name
+    if is_multi_node(manifest, stage):
+        pod["subdomain"] = service_name(manifest.name, stage)
+    return pod
+
+
+def pod_failure_policy() -> dict[str, Any]:
+    """Exit code 2 (bad spec or arguments) fails the Job at once; disruptions (preemption,
+    eviction, node drain) do not count against ``backoffLimit``."""
+    return {
+        "rules": [
+            {
+                "action": "FailJob",
+                "onExitCodes": {"containerName": CONTAINER, "operator": "In", "values": [EXIT_USAGE]},
+            },
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+        ]
+    }
+
+
+def build_stage_job(manifest: ExperimentManifest, stage: Stage, owner: Owner) -> dict[str, Any]:
+    """The ``batch/v1`` Job that runs one stage of an experiment."""
+    spec = manifest.spec
+    policy = spec.run_policy
+    labels = stage_labels(manifest.name, stage)
+    job_labels = dict(labels)
+    if spec.scheduling.queue_name:
+        # On the Job only: pods with the queue label would also be managed by Kueue's pod integration.
+        job_labels[LABEL_QUEUE] = spec.scheduling.queue_name
+    job_spec: dict[str, Any] = {
+        "backoffLimit": policy.backoff_limit,
+        # Kueue admits a queued Job by unsuspending it, so a queued Job starts suspended.
+        "suspend": policy.suspend or bool(spec.scheduling.queue_name),
+        "podFailurePolicy": pod_failure_policy(),
+        "template": {"metadata": {"labels": labels}, "spec": _pod_spec(manifest, stage)},
+    }
+    if policy.active_deadline_seconds is not None:
+        job_spec["activeDeadlineSeconds"] = policy.active_deadline_seconds
+    if policy.ttl_seconds_after_finished is not None:
+        job_spec["ttlSecondsAfterFinished"] = policy.ttl_seconds_after_finished
+    if is_multi_node(manifest, stage):
+        nodes = spec.strong.nodes
+        job_spec.update(completionMode="Indexed", completions=nodes, parallelism=nodes)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(manifest.name, stage),
+            "namespace": owner.namespace,
+            "labels": job_labels,
+            "ownerReferences": [owner.reference()],
+        },
+        "spec": job_spec,
+    }
+
+
+def build_rendezvous_service(manifest: ExperimentManifest, stage: Stage, owner: Owner) -> dict[str, Any] | None:
+    """The headless Service that gives each pod of a multi-node stage a DNS name; None otherwise."""
+    if not is_multi_node(manifest, stage):
+        return None
+    labels = stage_labels(manifest.name, stage)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": service_name(manifest.name, stage),
+            "namespace": owner.namespace,
+            "labels": labels,
+            "ownerReferences": [owner.reference()],
+        },
+        "spec": {
+            "clusterIP": "None",
+            # Rank 0 must be resolvable before any pod is ready: the rendezvous happens at start-up.
+            "publishNotReadyAddresses": True,
+            "selector": labels,
+            "ports": [{"name": "rendezvous", "port": RENDEZVOUS_PORT, "targetPort": RENDEZVOUS_PORT, "protocol": "TCP"}],
+        },
+    }
+
+
+__all__ = [
+    "ARTIFACTS_MOUNT",
+    "CONTAINER",
+    "RENDEZVOUS_PORT",
+    "Owner",
+    "build_rendezvous_service",
+    "build_stage_job",
+    "container_resources",
+    "owner_from_body",
+    "pod_failure_policy",
+    "stage_resources",
+    "store_location",
+]

@@ -1,0 +1,187 @@
+"""Local JSONL and CSV datasets (a plain path, ``file://`` path, or an fsspec URL).
+
+Each row is either ``{question, choices, answer}`` (multiple choice; ``answer`` is the index of
+the correct choice or its text) or ``{text, label}`` (binary; label 0/1). Optional columns:
+``id`` (default ``<file name>:<line>``) and ``difficulty``. In CSV, ``choices`` is a JSON array.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import DatasetError
+from .records import BinaryItem, Item, MultipleChoiceItem
+
+SUFFIXES = (".jsonl", ".csv")
+_ROW_HELP = "each row needs text+label or question+choices+answer"
+
+
+def load_local_items(source: str, field_path: str = "spec.dataset.source") -> list[Item]:
+    """All rows of a JSONL or CSV file as items, in file order."""
+    suffix = next((s for s in SUFFIXES if source.lower().endswith(s)), None)
+    if suffix is None:
+        raise DatasetError(
+            f"{field_path}: unsupported file type {source!r} (allowed: {', '.join(SUFFIXES)}); "
+            "convert the file to JSONL or CSV"
+        )
+    text = _read_text(source, field_path)
+    where = source.removeprefix("file://")
+    rows = _jsonl_rows(text, where) if suffix == ".jsonl" else _csv_rows(text, where)
+    items: list[Item] = []
+    first_line: dict[str, int] = {}
+    for line, row in rows:
+        item = _row_to_item(row, f"{where}:{line}", default_id=f"{Path(where).name}:{line}")
+        if item.id in first_line:
+            raise DatasetError(
+                f"{where}:{line}: duplicate id '{item.id}' (first on line {first_line[item.id]}); "
+                "ids must be unique: fix the id column or drop it"
+            )
+        first_line[item.id] = line
+        items.append(item)
+    if not items:
+        raise DatasetError(f"{field_path}: {where!r} holds no rows; {_ROW_HELP}")
+    return items
+
+
+def _read_text(source: str, field_path: str) -> str:
+    if "://" in source and not source.startswith("file://"):
+        return _read_fsspec(source, field_path)
+    path = Path(source.removeprefix("file://")).expanduser()
+    if not path.is_file():
+        raise DatasetError(
+            f"{field_path}: file not found {str(path)!r}; check the path "
+            "(relative paths resolve against the working directory)"
+        )
+    return path.read_text(encoding="utf-8")
+
+
+def _read_fsspec(source: str, field_path: str) -> str:
+    try:
+        import fsspec
+    except ImportError:
+        raise DatasetError(
+            f"{field_path}: reading {source!r} needs the 'fsspec' package; "
+            "install it (pip install 'ensemw2s[train]') or copy the file locally"
+        ) from None
+    try:
+        with fsspec.open(source, "rt", encoding="utf-8") as handle:
+            return str(handle.read())
+    except FileNotFoundError:
+        raise DatasetError(f"{field_path}: file not found {source!r}; check the URL") from None
+
+
+def _jsonl_rows(text: str, where: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    for line, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{where}:{line}: invalid JSON ({exc.msg}); each line must be one JSON object") from None
+        if not isinstance(row, dict):
+            raise DatasetError(
+                f"{where}:{line}: expected a JSON object, got {type(row).__name__}; "
+                f"write one object per line ({_ROW_HELP})"
+            )
+        yield line, row
+
+
+def _csv_rows(text: str, where: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(text))
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            raise DatasetError(
+                f"{where}:{line}: more cells than header columns ({len(reader.fieldnames or [])}); "
+                "quote cells that contain commas"
+            )
+        cells = {k: v for k, v in row.items() if v is not None and v != ""}
+        if "choices" in cells:
+            cells["choices"] = _csv_choices(cells["choices"], where, line)
+        yield line, cells
+
+
+def _csv_choices(cell: str, where: str, line: int) -> list[Any]:
+    try:
+        choices = json.loads(cell)
+    except json.JSONDecodeError:
+        choices = None
+    if not isinstance(choices, list):
+        raise DatasetError(
+            f"{where}:{line}: field 'choices' must be a JSON array (got {cell!r}); "
+            'write it as ["first", "second", ...] in one quoted cell'
+        )
+    return choices
+
+
+def _row_to_item(row: Mapping[str, Any], where: str, default_id: str) -> Item:
+    item_id = str(row.get("id", default_id))
+    difficulty = _difficulty(row, where)
+    if "text" in row or "label" in row:
+        _require(row, ("text", "label"), where)
+        return BinaryItem(item_id, str(row["text"]), _binary_label(row["label"], where), difficulty)
+    _require(row, ("question", "choices", "answer"), where)
+    choices = row["choices"]
+    if not isinstance(choices, list) or len(choices) < 2:
+        raise DatasetError(
+            f"{where}: field 'choices' must be a list of at least 2 answers (got {choices!r}); add the answer options"
+        )
+    texts = tuple(str(c) for c in choices)
+    answer_index = _answer_index(row["answer"], texts, where)
+    return MultipleChoiceItem(item_id, str(row["question"]), texts, answer_index, difficulty)
+
+
+def _require(row: Mapping[str, Any], names: tuple[str, ...], where: str) -> None:
+    for name in names:
+        if name not in row:
+            fields = ", ".join(sorted(row)) or "none"
+            raise DatasetError(f"{where}: missing field '{name}' (fields: {fields}); {_ROW_HELP}")
+
+
+def _binary_label(value: Any, where: str) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and value in (0, 1):
+        return value
+    if isinstance(value, str) and value.strip() in ("0", "1"):
+        return int(value.strip())
+    raise DatasetError(f"{where}: field 'label' must be 0 or 1 (got {value!r}); map labels to 0/1")
+
+
+def _answer_index(answer: Any, choices: tuple[str, ...], where: str) -> int:
+    """An int is an index; a string is a choice text, else (CSV cells) an index written as digits."""
+    if isinstance(answer, bool):
+        pass
+    elif isinstance(answer, int):
+        if 0 <= answer < len(choices):
+            return answer
+    elif isinstance(answer, str):
+        if answer in choices:
+            return choices.index(answer)
+        if answer.strip().isdigit() and int(answer) < len(choices):
+            return int(answer)
+    raise DatasetError(
+        f"{where}: field 'answer' is neither a choice index 0..{len(choices) - 1} nor one of the "
+        f"choices (got {answer!r}); set it to the correct choice's index or text"
+    )
+
+
+def _difficulty(row: Mapping[str, Any], where: str) -> float | None:
+    value = row.get("difficulty")
+    if value is None:
+        return None
+    try:
+        difficulty = float(value)
+    except (TypeError, ValueError):
+        difficulty = math.nan
+    if isinstance(value, bool) or not math.isfinite(difficulty):
+        raise DatasetError(
+            f"{where}: field 'difficulty' must be a finite number (got {value!r}); fix it or leave it empty"
+        )
+    return difficulty

@@ -1,0 +1,83 @@
+"""Stage keys: a hash of everything that determines a stage's output, including its inputs' keys.
+
+Outputs are addressed by key, so a changed spec reruns exactly the stages it affects and a rerun of an
+unchanged spec skips everything already done. Runtime settings (threads, precision policy) are not part
+of a key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from typing import Any
+
+from ensemw2s.spec import (
+    DifficultyMethod,
+    EnsembleMethod,
+    ExperimentSpec,
+    Stage,
+    StageKind,
+    StrongVariant,
+    build_stage_graph,
+)
+
+KEY_LENGTH = 12
+FORMAT_VERSION = 1  # bump when a stage's output format changes
+
+
+def digest(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def _own_config(spec: ExperimentSpec, stage: Stage) -> dict[str, Any]:
+    if stage.kind is StageKind.PREPARE:
+        config: dict[str, Any] = {
+            "dataset": spec.dataset.to_json_dict(),
+            "weak": {"model": spec.weak.model, "head": spec.weak.head.value, "maxLength": spec.weak.training.max_length},
+            "strong": {"model": spec.strong.model, "maxLength": spec.strong.training.max_length},
+        }
+        if spec.dataset.difficulty.method is DifficultyMethod.KFOLD:
+            config["weakTraining"] = spec.weak.training.to_json_dict()
+        return config
+    if stage.kind is StageKind.WEAK:
+        weak = spec.weak.to_json_dict()
+        weak.pop("resources")
+        weak.pop("rounds")
+        return {"weak": weak, "ensemble": spec.ensemble.method.value, "round": stage.round}
+    if stage.kind is StageKind.AGGREGATE:
+        return {"ensemble": spec.ensemble.to_json_dict()}
+    if stage.kind is StageKind.STRONG:
+        strong = spec.strong.to_json_dict()
+        strong.pop("resources")
+        strong.pop("nodes")
+        own: dict[str, Any] = {"strong": strong, "variant": stage.variant}
+        if stage.variant is StrongVariant.W2S:
+            own["labels"] = spec.baselines.w2s_labels.value
+        return own
+    return {}
+
+
+def stage_keys(spec: ExperimentSpec) -> dict[Stage, str]:
+    """The key of every stage of the spec's graph."""
+    return dict(_stage_keys(spec.model_dump_json()))
+
+
+@cache
+def _stage_keys(spec_json: str) -> tuple[tuple[Stage, str], ...]:
+    spec = ExperimentSpec.model_validate_json(spec_json)
+    graph = build_stage_graph(spec)
+    keys: dict[Stage, str] = {}
+    bagging = spec.ensemble.method is EnsembleMethod.BAGGING
+    for stage in graph.stages:
+        inputs = [keys[d] for d in graph.dependencies[stage]]
+        if stage.kind is StageKind.WEAK and not bagging and stage.round:
+            # AdaBoost round t also reads the prepared data directly.
+            inputs.append(keys[Stage(StageKind.PREPARE, stage.seed)])
+        if stage.kind in {StageKind.AGGREGATE, StageKind.STRONG}:
+            inputs.append(keys[Stage(StageKind.PREPARE, stage.seed)])
+        keys[stage] = digest(
+            {"v": FORMAT_VERSION, "stage": stage.name, "seed": stage.seed, "own": _own_config(spec, stage), "in": inputs}
+        )
+    return tuple(keys.items())

@@ -1,0 +1,121 @@
+"""Per-round and per-seed summaries built from the boosting outputs.
+
+The trainer's stages call `summarise_boosting` after the weak rounds (it chooses r on val), train
+the students with the chosen ensemble, then call `seed_results`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from ensemw2s.spec.results import Accuracies, PrefixAccuracy, RoundSummary, SeedResults
+from ensemw2s.trainer.method._checks import float_array, probabilities, same_length
+from ensemw2s.trainer.method.aggregation import CombineMethod, choose_rounds, prefix_ensemble_accuracy
+from ensemw2s.trainer.method.boosting import DEGENERATE_EPS, degenerate_note
+from ensemw2s.trainer.method.errors import MethodError
+from ensemw2s.trainer.method.pgr import accuracy, pgrs_for
+
+
+@dataclass(frozen=True)
+class BoostingSummary:
+    """What the weak rounds of one seed measured, and the r chosen on val."""
+
+    rounds: list[RoundSummary]
+    prefix: list[PrefixAccuracy]
+    chosen_round: int
+    notes: list[str]
+
+    @property
+    def weak_accuracy(self) -> float:
+        """Hard-test accuracy of round 0: the single weak supervisor."""
+        return float(self.rounds[0].hard_test_accuracy)
+
+    @property
+    def weak_ensemble_accuracy(self) -> float:
+        """Hard-test accuracy of the chosen ensemble F_r."""
+        return float(self.prefix[self.chosen_round - 1].hard_test)
+
+
+def summarise_boosting(
+    eps: Sequence[float],
+    alphas: Sequence[float],
+    val_probs: npt.ArrayLike,
+    val_labels: npt.ArrayLike,
+    hard_test_probs: npt.ArrayLike,
+    hard_test_labels: npt.ArrayLike,
+    method: CombineMethod = CombineMethod.PROB,
+) -> BoostingSummary:
+    """Round summaries, prefix accuracies r = 1..T on val and hard-test, r chosen on val, notes.
+
+    ``eps``/``alphas``: one per kept learner (T); ``*_probs``: shape (T, N, K).
+    """
+    eps_array = float_array(list(eps), "eps", ndim=1)
+    alpha_array = float_array(list(alphas), "alphas", ndim=1)
+    val = probabilities(val_probs, "val_probs", ndim=3)
+    test = probabilities(hard_test_probs, "hard_test_probs", ndim=3)
+    num_learners = val.shape[0]
+    if num_learners < 1:
+        raise MethodError("val_probs: must hold at least one learner (got 0); train round 0 first")
+    same_length("eps", eps_array.shape[0], num_learners, "the learners in val_probs")
+    same_length("alphas", alpha_array.shape[0], num_learners, "the learners in val_probs")
+    same_length("hard_test_probs", test.shape[0], num_learners, "the learners in val_probs")
+    if np.any((eps_array < 0) | (eps_array > 1)):
+        raise MethodError(f"eps: must be weighted errors in [0, 1] (got {eps_array.tolist()})")
+    val_prefix = prefix_ensemble_accuracy(val, alpha_array, val_labels, method)
+    test_prefix = prefix_ensemble_accuracy(test, alpha_array, hard_test_labels, method)
+    rounds: list[RoundSummary] = []
+    notes: list[str] = []
+    for t in range(num_learners):
+        degenerate = bool(eps_array[t] < DEGENERATE_EPS)
+        note = degenerate_note(t) if degenerate else None
+        if note is not None:
+            notes.append(note)
+        rounds.append(
+            RoundSummary(
+                round=t,
+                eps=float(eps_array[t]),
+                alpha=float(alpha_array[t]),
+                val_accuracy=accuracy(val[t], val_labels),
+                hard_test_accuracy=accuracy(test[t], hard_test_labels),
+                degenerate=degenerate,
+                note=note,
+            )
+        )
+    prefix = [
+        PrefixAccuracy(rounds=r, val=v, hard_test=h)
+        for r, (v, h) in enumerate(zip(val_prefix, test_prefix, strict=True), start=1)
+    ]
+    return BoostingSummary(rounds=rounds, prefix=prefix, chosen_round=choose_rounds(val_prefix), notes=notes)
+
+
+def seed_results(
+    seed: int,
+    boosting: BoostingSummary,
+    *,
+    w2s: float | None,
+    ensemw2s: float | None,
+    ceiling: float | None,
+    stop_reason: str | None = None,
+    notes: Sequence[str] = (),
+) -> SeedResults:
+    """One seed's results: the boosting summary plus the students' and ceiling's hard-test accuracies."""
+    accuracies = Accuracies(
+        weak=boosting.weak_accuracy,
+        weak_ensemble=boosting.weak_ensemble_accuracy,
+        w2s=w2s,
+        ensemw2s=ensemw2s,
+        ceiling=ceiling,
+    )
+    return SeedResults(
+        seed=seed,
+        chosen_round=boosting.chosen_round,
+        stop_reason=stop_reason,
+        rounds=boosting.rounds,
+        prefix=boosting.prefix,
+        accuracies=accuracies,
+        pgr=pgrs_for(accuracies),
+        notes=[*boosting.notes, *notes],
+    )

@@ -1,0 +1,146 @@
+"""Classifiers: ``forward(input_ids, attention_mask) -> logits (B, K)``, saved and loaded as a directory.
+
+Two heads behind one interface:
+
+- :class:`LastTokenClassifier`: a causal-LM backbone (``AutoModel``) and a zero-initialised linear head
+  over the hidden state of the last real token. The last token is found through the attention mask,
+  never by comparing token ids with a pad id (the original code counted ids != 0, which breaks on
+  GPT-2, whose token 0 is "!").
+- :class:`SequenceClassifier`: an ``AutoModelForSequenceClassification`` (encoders such as BERT).
+
+A saved directory holds ``classifier.json`` (head kind, classes), the backbone's ``config.json`` and
+``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from ensemw2s.spec import HeadKind
+from safetensors.torch import load_model, save_model
+from torch import Tensor, nn
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedModel
+
+from .errors import ModelError
+
+CLASSIFIER_FILE = "classifier.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT_VERSION = 1
+
+
+def last_token_positions(attention_mask: Tensor) -> Tensor:
+    """Index of the last position whose mask is 1, per row (works for right and left padding)."""
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    return (attention_mask.to(positions.dtype) * positions).argmax(dim=1)
+
+
+class Classifier(nn.Module, ABC):
+    """A K-way text classifier over token ids."""
+
+    head_kind: ClassVar[HeadKind]
+    num_labels: int
+
+    @property
+    @abstractmethod
+    def backbone(self) -> PreTrainedModel:
+        """The Hugging Face model whose config is saved beside the weights."""
+
+    @abstractmethod
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Logits of shape (batch, num_labels)."""
+
+    def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        result: Tensor = super().__call__(input_ids, attention_mask)
+        return result
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def save(self, directory: Path) -> None:
+        """Write classifier.json, config.json and model.safetensors into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.backbone.config.save_pretrained(directory)
+        header = {"format_version": FORMAT_VERSION, "head": str(self.head_kind), "num_labels": self.num_labels}
+        (directory / CLASSIFIER_FILE).write_text(json.dumps(header, indent=2) + "\n")
+        save_model(self, str(directory / WEIGHTS_FILE))
+
+    @staticmethod
+    def load(directory: Path) -> Classifier:
+        """Rebuild a saved classifier (eval mode, float32, on the CPU)."""
+        header = read_header(directory)
+        config = AutoConfig.from_pretrained(directory)
+        classifier: Classifier
+        if header["head"] == HeadKind.LAST_TOKEN:
+            classifier = LastTokenClassifier(AutoModel.from_config(config), int(header["num_labels"]))
+        else:
+            classifier = SequenceClassifier(AutoModelForSequenceClassification.from_config(config))
+        load_model(classifier, str(directory / WEIGHTS_FILE))
+        return classifier.eval()
+
+
+def read_header(directory: Path) -> dict[str, Any]:
+    """The saved classifier's header, checked."""
+    path = directory / CLASSIFIER_FILE
+    if not path.is_file():
+        raise ModelError(
+            str(directory), f"is not a saved classifier: {CLASSIFIER_FILE} is missing", None,
+            "pass a directory written by Classifier.save or LoadedClassifier.save",
+        )
+    header: dict[str, Any] = json.loads(path.read_text())
+    allowed = (HeadKind.LAST_TOKEN.value, HeadKind.SEQUENCE_CLASSIFICATION.value)
+    if header.get("format_version") != FORMAT_VERSION or header.get("head") not in allowed:
+        raise ModelError(
+            str(path), f"unsupported classifier header (format_version {FORMAT_VERSION}, head in {allowed})",
+            header, "save the classifier again with this version",
+        )
+    return header
+
+
+class LastTokenClassifier(Classifier):
+    """Causal-LM backbone + zero-initialised linear head over the last real token's hidden state."""
+
+    head_kind: ClassVar[HeadKind] = HeadKind.LAST_TOKEN
+
+    def __init__(self, backbone: PreTrainedModel, num_labels: int) -> None:
+        super().__init__()
+        self.transformer = backbone
+        self.num_labels = num_labels
+        hidden_size = int(backbone.config.hidden_size)
+        self.score = nn.Linear(hidden_size, num_labels)
+        nn.init.zeros_(self.score.weight)
+        nn.init.zeros_(self.score.bias)
+
+    @property
+    def backbone(self) -> PreTrainedModel:
+        return self.transformer
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        last = hidden[rows, last_token_positions(attention_mask)]
+        logits: Tensor = self.score(last)
+        return logits
+
+
+class SequenceClassifier(Classifier):
+    """An ``AutoModelForSequenceClassification`` behind the common interface."""
+
+    head_kind: ClassVar[HeadKind] = HeadKind.SEQUENCE_CLASSIFICATION
+
+    def __init__(self, model: PreTrainedModel) -> None:
+        super().__init__()
+        self.model = model
+        self.num_labels = int(model.config.num_labels)
+
+    @property
+    def backbone(self) -> PreTrainedModel:
+        return self.model
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        logits: Tensor = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        return logits

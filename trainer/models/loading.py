@@ -1,0 +1,225 @@
+"""``load_classifier``: a fresh, seeded classifier and its tokenizer from a preset, a directory or a hub id.
+
+AdaBoost trains a fresh copy of the pretrained weak model every round, so every call builds a new
+model; nothing is cached. Initialisation (random presets, new heads) is seeded and leaves the global
+torch RNG untouched.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from ensemw2s.spec import HeadKind
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedTokenizerBase,
+)
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+)
+
+from .classifier import CLASSIFIER_FILE, Classifier, LastTokenClassifier, SequenceClassifier, read_header
+from .errors import ModelError
+from .presets import ModelPreset, TokenizerKind, find_preset, preset_names
+from .tokenizer import build_word_tokenizer
+
+SOURCE_FILE = "source.json"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_PATH_PREFIXES = ("/", "./", "../", "~", "file:")
+
+
+@dataclass
+class LoadedClassifier:
+    """A classifier, the tokenizer its ids come from, and the preset it was built from (if any)."""
+
+    model: Classifier
+    tokenizer: PreTrainedTokenizerBase
+    preset_name: str | None
+
+    def save(self, directory: Path) -> None:
+        """Weights, configs and tokenizer in one directory; :meth:`load` gives identical predictions."""
+        self.model.save(directory)
+        self.tokenizer.save_pretrained(directory)
+        (directory / SOURCE_FILE).write_text(json.dumps({"preset": self.preset_name}) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> LoadedClassifier:
+        model = Classifier.load(directory)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        source = directory / SOURCE_FILE
+        preset = json.loads(source.read_text()).get("preset") if source.is_file() else None
+        return cls(model, tokenizer, preset)
+
+
+def load_classifier(
+    model: str,
+    num_labels: int,
+    corpus: Sequence[str] | None,
+    seed: int,
+    head: HeadKind | str = HeadKind.AUTO,
+    *,
+    field: str = "model",
+) -> LoadedClassifier:
+    """A fresh classifier for ``model``: a preset name, a local directory or a Hugging Face model id.
+
+    ``corpus`` builds the word-level tokenizer of the tiny presets (ignored otherwise). ``field`` is the
+    spec path named in errors (e.g. ``spec.weak.model``).
+    """
+    if num_labels < 2:
+        raise ModelError("num_labels", "must be >= 2", num_labels, "a classifier needs at least two classes")
+    head_kind = _parse_head(head, field)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        preset = find_preset(model)
+        if preset is not None:
+            return _load_preset(preset, num_labels, corpus, head_kind, field)
+        return _load_reference(model, num_labels, head_kind, field)
+
+
+def _parse_head(head: HeadKind | str, field: str) -> HeadKind:
+    try:
+        return HeadKind(head)
+    except ValueError:
+        allowed = ", ".join(kind.value for kind in HeadKind)
+        raise ModelError(
+            f"{field.rsplit('.', 1)[0]}.head" if "." in field else "head",
+            f"is not a head kind (allowed: {allowed})", head, "use auto unless the model needs forcing",
+        ) from None
+
+
+def _load_preset(
+    preset: ModelPreset, num_labels: int, corpus: Sequence[str] | None, head: HeadKind, field: str
+) -> LoadedClassifier:
+    if preset.weights is not None:
+        loaded = _from_pretrained(str(preset.weights()), num_labels, head, field)
+        return LoadedClassifier(loaded.model, loaded.tokenizer, preset.name)
+    assert preset.tokenizer is TokenizerKind.WORD_LEVEL and preset.config_factory is not None
+    if not corpus:
+        raise ModelError(
+            field,
+            f"preset {preset.name!r} builds its word-level tokenizer from the training texts, but the corpus "
+            "is empty or missing",
+            None,
+            "pass corpus=<the texts the model will see>",
+        )
+    tokenizer = build_word_tokenizer(
+        corpus, preset.max_vocab, boundary=preset.boundary, model_max_length=preset.max_positions
+    )
+    config = preset.config_factory(len(tokenizer), int(tokenizer.pad_token_id), int(tokenizer.eos_token_id))
+    config.num_labels = num_labels
+    if head is HeadKind.AUTO:
+        head = preset.head
+    classifier = _build_from_config(config, num_labels, head)
+    return LoadedClassifier(classifier.train(), tokenizer, preset.name)
+
+
+def _build_from_config(config: PretrainedConfig, num_labels: int, head: HeadKind) -> Classifier:
+    if head is HeadKind.LAST_TOKEN:
+        return LastTokenClassifier(AutoModel.from_config(config), num_labels)
+    return SequenceClassifier(AutoModelForSequenceClassification.from_config(config))
+
+
+def _load_reference(model: str, num_labels: int, head: HeadKind, field: str) -> LoadedClassifier:
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if (path / CLASSIFIER_FILE).is_file():
+            return _load_saved(path, num_labels, field)
+        return _from_pretrained(str(path), num_labels, head, field)
+    if path.exists():
+        raise ModelError(
+            field, "is a file; a local model must be a directory with config.json", model,
+            "name the directory that holds the model",
+        )
+    if model.startswith(_PATH_PREFIXES):
+        raise ModelError(field, "local directory does not exist", model, "check the path")
+    if not _HUB_ID.match(model):
+        raise ModelError(field, _not_found(model), None, "use a preset, a directory or an org/name hub id")
+    return _from_pretrained(model, num_labels, head, field)
+
+
+def _not_found(model: str) -> str:
+    message = (
+        f"{model!r} is not a preset, a local directory or a Hugging Face model id "
+        f"(presets: {', '.join(preset_names())})"
+    )
+    close = difflib.get_close_matches(model, preset_names(), n=1)
+    return f"{message}; did you mean {close[0]!r}?" if close else message
+
+
+def _load_saved(directory: Path, num_labels: int, field: str) -> LoadedClassifier:
+    saved = int(read_header(directory)["num_labels"])
+    if saved != num_labels:
+        raise ModelError(
+            field, f"saved classifier {str(directory)!r} has {saved} classes, the task has {num_labels}",
+            None, "start from a model saved for the same task",
+        )
+    loaded = LoadedClassifier.load(directory)
+    loaded.model.train()
+    return loaded
+
+
+def _from_pretrained(source: str, num_labels: int, head: HeadKind, field: str) -> LoadedClassifier:
+    try:
+        config = AutoConfig.from_pretrained(source)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except OSError as error:
+        raise ModelError(
+            field, _not_found(source), None,
+            "for a hub model check the id and the network (or unset HF_HUB_OFFLINE, or pre-fill the HF cache)",
+        ) from error
+    if head is HeadKind.AUTO:
+        head = resolve_head(config, source, field)
+    _set_padding(tokenizer, source, field)
+    classifier: Classifier
+    if head is HeadKind.LAST_TOKEN:
+        backbone = AutoModel.from_pretrained(source, config=config, dtype=torch.float32)
+        classifier = LastTokenClassifier(backbone, num_labels)
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=num_labels, pad_token_id=tokenizer.pad_token_id, dtype=torch.float32
+        )
+        classifier = SequenceClassifier(model)
+    return LoadedClassifier(classifier.train(), tokenizer, None)
+
+
+def resolve_head(config: PretrainedConfig, source: str, field: str) -> HeadKind:
+    """Causal LMs get the last-token head; encoders get AutoModelForSequenceClassification."""
+    architectures = config.architectures or []
+    if any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in architectures):
+        return HeadKind.LAST_TOKEN
+    if any(name.endswith(("ForSequenceClassification", "ForMaskedLM", "ForPreTraining")) for name in architectures):
+        return HeadKind.SEQUENCE_CLASSIFICATION
+    if config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return HeadKind.SEQUENCE_CLASSIFICATION
+    if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return HeadKind.LAST_TOKEN
+    raise ModelError(
+        field, f"cannot tell whether {source!r} is a causal LM or an encoder", config.model_type,
+        "set head: last_token or head: sequence_classification",
+    )
+
+
+def _set_padding(tokenizer: PreTrainedTokenizerBase, source: str, field: str) -> None:
+    """Right padding; models without a pad token (GPT-2 family) pad with EOS (the mask decides)."""
+    tokenizer.padding_side = "right"
+    if tokenizer.pad_token is not None:
+        return
+    fallback = tokenizer.eos_token or tokenizer.unk_token
+    if fallback is None:
+        raise ModelError(
+            field, f"tokenizer of {source!r} has no pad, EOS or UNK token to pad with", None,
+            "add a pad token to the tokenizer and save it in the model directory",
+        )
+    tokenizer.pad_token = fallback
+

@@ -1,0 +1,55 @@
+"""Progress reporting: stages tell a sink what they do; the CLI renders bars, a pod prints lines."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Protocol
+
+
+class ProgressSink(Protocol):
+    def stage_started(self, stage: str, description: str) -> None: ...
+
+    def advance(self, stage: str, done: int, total: int, detail: str = "") -> None: ...
+
+    def stage_finished(self, stage: str) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
+class LineProgress:
+    """Plain lines on stderr, at most one progress line every ``interval`` seconds per stage."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+
+    def stage_started(self, stage: str, description: str) -> None:
+        print(f"[{stage}] {description}", file=sys.stderr, flush=True)
+
+    def advance(self, stage: str, done: int, total: int, detail: str = "") -> None:
+        now = time.monotonic()
+        if done < total and now - self._last.get(stage, 0.0) < self.interval:
+            return
+        self._last[stage] = now
+        print(f"[{stage}] {done}/{total} {detail}".rstrip(), file=sys.stderr, flush=True)
+
+    def stage_finished(self, stage: str) -> None:
+        print(f"[{stage}] done", file=sys.stderr, flush=True)
+
+    def log(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+
+class SilentProgress:
+    def stage_started(self, stage: str, description: str) -> None:
+        pass
+
+    def advance(self, stage: str, done: int, total: int, detail: str = "") -> None:
+        pass
+
+    def stage_finished(self, stage: str) -> None:
+        pass
+
+    def log(self, message: str) -> None:
+        pass

@@ -1,0 +1,114 @@
+"""Figures of the results, as PNG files; matplotlib is imported only when a figure is drawn.
+
+Drawn with the Agg canvas on a standalone `Figure` (no pyplot): no global state, no display.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from ensemw2s.spec.results import ExperimentResults
+from ensemw2s.trainer.report.files import write_atomically
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+ACCURACY_LABELS = ("weak", "weak ensemble", "W2S", "EnsemW2S", "ceiling")
+_ACCURACY_FIELDS = ("weak", "weak_ensemble", "w2s", "ensemw2s", "ceiling")
+
+
+def plot_accuracy_by_round(results: ExperimentResults, path: Path) -> Path:
+    """Prefix-ensemble accuracy against r on val and hard-test, one line per seed.
+
+    The dashed line of each seed is its single weak model (r = 1); a star marks the r chosen on val.
+    """
+    figure = _new_figure(width=10.0, height=4.0)
+    panels = figure.subplots(1, 2, sharey=True)
+    colors = _colors(len(results.seeds))
+    drawn = False
+    for seed, color in zip(results.seeds, colors, strict=True):
+        if not seed.prefix:
+            continue
+        drawn = True
+        r = [prefix.rounds for prefix in seed.prefix]
+        for panel, values in zip(
+            panels,
+            ([prefix.val for prefix in seed.prefix], [prefix.hard_test for prefix in seed.prefix]),
+            strict=True,
+        ):
+            panel.plot(r, values, marker="o", color=color, label=f"seed {seed.seed}")
+            panel.axhline(values[0], color=color, linestyle="--", linewidth=0.8)
+            if seed.chosen_round in r:
+                chosen = r.index(seed.chosen_round)
+                panel.plot(r[chosen], values[chosen], marker="*", markersize=14, color=color)
+    for panel, split in zip(panels, ("val", "hard-test"), strict=True):
+        panel.set_title(f"prefix ensemble accuracy on {split}")
+        panel.set_xlabel("r (learners in the ensemble)")
+        panel.grid(alpha=0.3)
+        if not drawn:
+            panel.text(0.5, 0.5, "no per-round data", ha="center", va="center", transform=panel.transAxes)
+    panels[0].set_ylabel("accuracy")
+    if drawn:
+        panels[0].legend(title="dashed: single weak; star: chosen r", fontsize="small", title_fontsize="small")
+        panels[0].xaxis.get_major_locator().set_params(integer=True)
+    figure.suptitle(results.experiment)
+    return _save(figure, path)
+
+
+def plot_accuracies(results: ExperimentResults, path: Path) -> Path:
+    """The five hard-test accuracies: a bar for the mean over seeds, a dot for each seed."""
+    figure = _new_figure(width=7.0, height=4.0)
+    axes = figure.subplots()
+    positions = np.arange(len(_ACCURACY_FIELDS))
+    means = [getattr(results.mean, field) for field in _ACCURACY_FIELDS]
+    per_seed = [
+        [value for seed in results.seeds if (value := getattr(seed.accuracies, field)) is not None]
+        for field in _ACCURACY_FIELDS
+    ]
+    measured = [value for value in means if value is not None] + [v for values in per_seed for v in values]
+    low = max(0.0, min(measured) - 0.05) if measured else 0.0
+    high = min(1.0, max(measured) + 0.05) if measured else 1.0
+    axes.bar(
+        positions,
+        [0.0 if mean is None else mean - low for mean in means],
+        bottom=low,
+        color="#9ecae1",
+        edgecolor="#3182bd",
+    )
+    for position, mean, values in zip(positions, means, per_seed, strict=True):
+        offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(len(values))
+        axes.scatter(position + offsets, values, color="#08306b", s=18, zorder=3)
+        label = "n/a" if mean is None else f"{mean:.3f}"
+        axes.text(float(position), low + 0.005, label, ha="center", va="bottom", fontsize="small")
+    axes.set_xticks(positions, ACCURACY_LABELS)
+    axes.set_ylim(low, high + 0.02)
+    axes.set_ylabel("hard-test accuracy")
+    axes.set_title(f"{results.experiment}: mean over {len(results.seeds)} seeds (dots: seeds)")
+    axes.grid(axis="y", alpha=0.3)
+    return _save(figure, path)
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _colors(count: int) -> list[tuple[float, float, float, float]]:
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"]
+    return [palette(index % 10) for index in range(count)]
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    written: Path = write_atomically(Path(path), buffer.getvalue())
+    return written

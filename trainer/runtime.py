@@ -1,0 +1,26 @@
+"""Process-wide runtime settings: CPU threads, deterministic seeds."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+
+def configure_runtime(threads: int | None) -> int:
+    """Set torch's intra-op threads deliberately (default: the cores this process may use)."""
+    import torch
+
+    count = threads or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    count = threads or count
+    torch.set_num_threads(count)
+    return count
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

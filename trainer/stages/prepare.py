@@ -1,0 +1,88 @@
+"""Stage ``prepare``: load the dataset, rate difficulty, split, tokenise once for each model.
+
+Writes ``examples.json`` (per split: ids, texts, labels, difficulty), ``labels.npz`` and one token
+file per model role (``tokens-weak.pt``, ``tokens-strong.pt``) that every later stage reuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from ensemw2s.spec import DifficultyMethod, SplitStrategy
+
+from ..data import (
+    Splits,
+    SplitSizes,
+    difficulty_from_column,
+    difficulty_from_kfold,
+    difficulty_from_proxy,
+    easy_to_hard_split,
+    load_dataset_items,
+    random_split,
+    to_binary_examples,
+)
+from ..data.records import Example
+from .context import StageContext, StageResult
+from .prepared import NUM_CLASSES, ROLES, encode_splits, save_prepared, split_texts
+
+
+def _kfold_fit_predict(context: StageContext, corpus: Sequence[str]):  # type: ignore[no-untyped-def]
+    """Train the weak model on k-1 folds and score the held-out fold (difficulty by cross-fitting)."""
+    from ..models import load_classifier
+    from ..training import encode_texts, predict_proba, train_classifier
+    from .training_config import weak_train_config
+
+    spec = context.spec
+    fold = {"n": 0}
+
+    def fit_predict(train: Sequence[Example], score: Sequence[Example]) -> np.ndarray:
+        fold["n"] += 1
+        context.progress.stage_started(context.stage.name, f"difficulty: cross-fitting fold {fold['n']}")
+        learner = load_classifier(spec.weak.model, NUM_CLASSES, corpus, context.seed, spec.weak.head)
+        config = weak_train_config(spec, context.seed + fold["n"])
+        encoded = encode_texts(learner.tokenizer, [e.text for e in train], config.max_length)
+        targets = np.eye(NUM_CLASSES, dtype=np.float32)[[e.label for e in train]]
+        train_classifier(learner.model, encoded, targets, config)
+        scored = encode_texts(learner.tokenizer, [e.text for e in score], config.max_length)
+        return predict_proba(learner.model, scored, spec.weak.training.eval_batch_size)
+
+    return fit_predict
+
+
+def run(context: StageContext) -> StageResult:
+    spec, seed = context.spec, context.seed
+    dataset = spec.dataset
+    context.progress.stage_started(context.stage.name, f"loading {dataset.source or dataset.name}")
+    items = load_dataset_items(dataset.name, dataset.source, dataset.max_items, seed)
+    examples = to_binary_examples(items, seed)
+    sizes = SplitSizes(
+        easy=dataset.sizes.easy, val=dataset.sizes.val, hard_train=dataset.sizes.hard_train,
+        hard_test=dataset.sizes.hard_test,
+    )
+    splits: Splits
+    if dataset.split is SplitStrategy.RANDOM:
+        splits = random_split(examples, sizes, seed)
+    else:
+        method = dataset.difficulty.method
+        if method is DifficultyMethod.COLUMN:
+            difficulty = difficulty_from_column(examples)
+        elif method is DifficultyMethod.PROXY:
+            difficulty = difficulty_from_proxy(examples, dataset.difficulty.proxy.value)
+        else:
+            corpus = [e.text for e in examples]
+            difficulty = difficulty_from_kfold(
+                examples, dataset.difficulty.folds, seed, _kfold_fit_predict(context, corpus)
+            )
+        splits = easy_to_hard_split(examples, difficulty, sizes, seed)
+    context.progress.stage_started(context.stage.name, "tokenising once for the weak and strong models")
+    tokens = {role: encode_splits(spec, role, splits, seed) for role in ROLES}
+    save_prepared(context.workspace, splits, tokens)
+    texts = split_texts(splits)
+    return StageResult(
+        metrics={
+            "items": float(len(examples)),
+            **{f"{name}Examples": float(len(texts[name])) for name in texts},
+            "easyPositiveRate": float(np.mean([e.label for e in splits.easy])),
+        }
+    )

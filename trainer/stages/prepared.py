@@ -1,0 +1,95 @@
+"""The prepared data of one seed, as the prepare stage writes it and later stages read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+
+import numpy as np
+from ensemw2s.spec import ExperimentSpec
+
+from ..data import Splits
+from ..store import StageOutput, StageWorkspace
+from ..training.encoding import EncodedTexts, encode_texts
+
+NUM_CLASSES = 2  # binary formatting, as the original W2S code
+SPLITS = ("easy", "val", "hard_train", "hard_test")
+EXAMPLES_FILE = "examples.json"
+LABELS_FILE = "labels.npz"
+
+
+class Role(StrEnum):
+    WEAK = "weak"
+    STRONG = "strong"
+
+
+ROLES = (Role.WEAK, Role.STRONG)
+
+
+def split_texts(splits: Splits) -> dict[str, list[str]]:
+    return {name: [e.text for e in splits.by_name(name)] for name in SPLITS}
+
+
+def corpus_of(texts: dict[str, list[str]]) -> list[str]:
+    """All prepared texts, unlabelled, in a fixed order: the vocabulary of the offline word tokenizers."""
+    return [text for name in SPLITS for text in texts[name]]
+
+
+def role_model(spec: ExperimentSpec, role: Role) -> tuple[str, str, int]:
+    part = spec.weak if role is Role.WEAK else spec.strong
+    return part.model, part.head.value, part.training.max_length
+
+
+def encode_splits(spec: ExperimentSpec, role: Role, splits: Splits, seed: int) -> dict[str, EncodedTexts]:
+    """Tokenise every split once with the role's tokenizer."""
+    from ..models import load_classifier
+
+    model, head, max_length = role_model(spec, role)
+    texts = split_texts(splits)
+    tokenizer = load_classifier(model, NUM_CLASSES, corpus_of(texts), seed, head, field=f"spec.{role}.model").tokenizer
+    return {name: encode_texts(tokenizer, texts[name], max_length) for name in SPLITS}
+
+
+def tokens_file(role: Role, split: str) -> str:
+    return f"tokens-{role.value}-{split}.safetensors"
+
+
+def save_prepared(workspace: StageWorkspace, splits: Splits, tokens: dict[Role, dict[str, EncodedTexts]]) -> None:
+    workspace.write_json(
+        EXAMPLES_FILE,
+        {
+            name: [{"id": e.id, "text": e.text, "label": e.label, "difficulty": e.difficulty} for e in splits.by_name(name)]
+            for name in SPLITS
+        },
+    )
+    workspace.write_arrays(LABELS_FILE, **{name: np.array([e.label for e in splits.by_name(name)]) for name in SPLITS})
+    for role, encoded in tokens.items():
+        for name, enc in encoded.items():
+            enc.save(workspace.directory / tokens_file(role, name))
+
+
+@dataclass
+class PreparedData:
+    """Lazy reader of a prepare stage's output."""
+
+    output: StageOutput
+
+    @cached_property
+    def labels(self) -> dict[str, np.ndarray]:
+        return self.output.read_arrays(LABELS_FILE)
+
+    @cached_property
+    def texts(self) -> dict[str, list[str]]:
+        data = self.output.read_json(EXAMPLES_FILE)
+        return {name: [row["text"] for row in data[name]] for name in SPLITS}
+
+    @cached_property
+    def corpus(self) -> list[str]:
+        return corpus_of(self.texts)
+
+    def tokens(self, role: Role, split: str) -> EncodedTexts:
+        return EncodedTexts.load(self.output.local_path(tokens_file(role, split)))
+
+    def onehot(self, split: str) -> np.ndarray:
+        return np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[split]]

@@ -1,0 +1,85 @@
+"""Run one stage: skip it when done, else run it in a workspace and publish its output atomically."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ensemw2s.spec import ExperimentManifest, Stage, StageKind, StageSummary
+
+from ..errors import StageFailed, TrainerError
+from ..keys import stage_keys
+from ..progress import LineProgress, ProgressSink
+from ..store import ExperimentStore
+from .context import StageContext, StageResult
+
+StageFunction = Callable[[StageContext], StageResult]
+
+_MODULES = {
+    StageKind.PREPARE: "prepare",
+    StageKind.WEAK: "weak",
+    StageKind.AGGREGATE: "aggregate",
+    StageKind.STRONG: "strong",
+    StageKind.REPORT: "report",
+}
+
+
+def stage_function(kind: StageKind) -> StageFunction:
+    """The stage's implementation, imported lazily (only the stages that run load torch)."""
+    module = importlib.import_module(f"{__package__}.{_MODULES[kind]}")
+    function: StageFunction = module.run
+    return function
+
+
+def open_store(manifest: ExperimentManifest, root: str) -> ExperimentStore:
+    return ExperimentStore(root, manifest.namespace, manifest.name)
+
+
+def run_stage(
+    manifest: ExperimentManifest,
+    stage: Stage,
+    store_root: str,
+    progress: ProgressSink | None = None,
+) -> StageSummary:
+    """Run ``stage`` of ``manifest`` against the store at ``store_root``; skipped when already done."""
+    sink = progress or LineProgress()
+    keys = stage_keys(manifest.spec)
+    if stage not in keys:
+        raise StageFailed(stage.name, f"not a stage of this experiment (stages: {', '.join(s.name for s in keys)})")
+    key = keys[stage]
+    store = open_store(manifest, store_root)
+    done = store.finished(stage, key)
+    if done is not None:
+        sink.log(f"[{stage.name}] already done (key {key}): skipped")
+        return done.model_copy(update={"skipped": True})
+    started = time.monotonic()
+    with store.workspace(stage, key) as workspace:
+        context = StageContext(manifest, stage, store, keys, workspace, sink)
+        try:
+            result = stage_function(stage.kind)(context)
+        except TrainerError:
+            raise
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise StageFailed(stage.name, f"{type(exc).__name__}: {exc}") from exc
+        summary = StageSummary(
+            stage=stage.name,
+            key=key,
+            seconds=round(time.monotonic() - started, 3),
+            metrics=result.metrics,
+            notes=result.notes,
+            results=result.results,
+        )
+        store.publish(stage, key, workspace, summary)
+    return summary
+
+
+def write_termination_message(path: str | None, summary: StageSummary) -> None:
+    """In a pod, leave the summary where Kubernetes picks it up for the operator (<= 4 KiB)."""
+    if not path:
+        return
+    try:
+        Path(path).write_text(summary.termination_message(), encoding="utf-8")
+    except OSError:
+        pass  # not in a pod, or a read-only path: the summary is in the store anyway

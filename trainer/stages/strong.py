@@ -1,0 +1,70 @@
+"""Stage ``strong --variant ensemble|w2s|ceiling``: fine-tune the strong model on hard-train labels.
+
+- ``ensemble`` (EnsemW2S): the chosen prefix ensemble's soft labels;
+- ``w2s`` (Burns et al.): round 0's labels (round 0 is the single weak supervisor), soft by default;
+- ``ceiling``: the gold labels.
+All three start from the same pretrained weights and seed, so they differ only in their labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ensemw2s.spec import LabelKind, StrongVariant
+
+from ..training import predict_proba, train_classifier
+from .aggregate import ENSEMBLE_FILE
+from .context import StageContext, StageResult
+from .prepared import NUM_CLASSES, PreparedData, Role
+from .training_config import strong_train_config
+from .weak import PREDICTIONS_FILE
+
+STUDENT_FILE = "student.json"
+STUDENT_PREDICTIONS = "preds.npz"
+
+
+def student_targets(context: StageContext, data: PreparedData) -> np.ndarray:
+    variant = context.stage.variant
+    if variant is StrongVariant.CEILING:
+        return data.onehot("hard_train")
+    if variant is StrongVariant.W2S:
+        probs = context.weak_round(0).read_arrays(PREDICTIONS_FILE)["hard_train"]
+        if context.spec.baselines.w2s_labels is LabelKind.HARD:
+            return np.eye(NUM_CLASSES, dtype=np.float32)[np.argmax(probs, axis=1)]
+        return probs.astype(np.float32)
+    return context.aggregated().read_arrays(ENSEMBLE_FILE)["hard_train"].astype(np.float32)
+
+
+def run(context: StageContext) -> StageResult:
+    from ..models import load_classifier
+
+    spec, seed = context.spec, context.seed
+    data = PreparedData(context.prepared())
+    targets = student_targets(context, data)
+    context.progress.stage_started(context.stage.name, f"training {spec.strong.model} on {context.stage.variant} labels")
+    student = load_classifier(spec.strong.model, NUM_CLASSES, data.corpus, seed, spec.strong.head, field="spec.strong.model")
+
+    def on_progress(event: Any) -> None:
+        context.progress.advance(context.stage.name, int(event.step), int(event.total_steps), "")
+
+    report = train_classifier(
+        student.model,
+        data.tokens(Role.STRONG, "hard_train"),
+        targets,
+        strong_train_config(spec, seed),
+        sample_weights=None,
+        checkpoint_dir=context.workspace.checkpoints,
+        on_progress=on_progress,
+    )
+    probs = predict_proba(student.model, data.tokens(Role.STRONG, "hard_test"), spec.strong.training.eval_batch_size)
+    labels = data.labels["hard_test"]
+    accuracy = float(np.mean(np.argmax(probs, axis=1) == labels))
+    agreement = float(np.mean(np.argmax(targets, axis=1) == data.labels["hard_train"]))
+    context.workspace.write_arrays(STUDENT_PREDICTIONS, hard_test=probs)
+    record = {"variant": str(context.stage.variant), "accuracy": accuracy, "labelAccuracy": agreement,
+              "examplesPerSecond": report.examples_per_second}
+    context.workspace.write_json(STUDENT_FILE, record)
+    return StageResult(metrics={"accuracy": accuracy, "labelAccuracy": agreement,
+                                "examplesPerSecond": float(report.examples_per_second)})

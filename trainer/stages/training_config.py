@@ -1,0 +1,32 @@
+"""From the spec's training section to the training loop's config."""
+
+from __future__ import annotations
+
+from ensemw2s.spec import ExperimentSpec, SampleWeighting, Training
+
+from ..training.config import MixedPrecision, TrainConfig, WeightingMode
+
+
+def _config(training: Training, spec: ExperimentSpec, seed: int, **extra: object) -> TrainConfig:
+    return TrainConfig(
+        epochs=training.epochs,
+        batch_size=training.batch_size,
+        lr=training.learning_rate,
+        weight_decay=training.weight_decay,
+        schedule=training.schedule,
+        max_length=training.max_length,
+        seed=seed,
+        checkpoint_every_steps=training.checkpoint_every_steps,
+        mixed_precision=MixedPrecision(spec.runtime.mixed_precision),
+        threads=spec.runtime.threads,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def weak_train_config(spec: ExperimentSpec, seed: int, weighting: SampleWeighting | None = None) -> TrainConfig:
+    mode = WeightingMode.NONE if weighting is None else WeightingMode(weighting.value)
+    return _config(spec.weak.training, spec, seed, sample_weighting=mode)
+
+
+def strong_train_config(spec: ExperimentSpec, seed: int) -> TrainConfig:
+    return _config(spec.strong.training, spec, seed, loss=spec.strong.loss)

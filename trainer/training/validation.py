@@ -1,0 +1,89 @@
+"""Checks on what a training run is given, and the fingerprint that ties a checkpoint to its run."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from ..models.classifier import Classifier
+from .checkpoint import Fingerprint
+from .config import TrainConfig, WeightingMode
+from .encoding import EncodedTexts
+from .errors import TrainingError
+
+
+def check_inputs(
+    classifier: Classifier,
+    encoded: EncodedTexts,
+    targets: np.ndarray,
+    config: TrainConfig,
+    sample_weights: np.ndarray | None,
+) -> None:
+    """Raise TrainingError when targets or weights do not fit the data, the classifier or the mode."""
+    count, classes = len(encoded), classifier.num_labels
+    if count == 0:
+        raise TrainingError("encoded", "holds no examples", None, "encode at least one text")
+    if targets.shape != (count, classes):
+        raise TrainingError(
+            "targets", f"must have shape (examples, classes) = ({count}, {classes})", targets.shape,
+            "pass one soft label row per encoded text, one column per class",
+        )
+    if not np.all(np.isfinite(targets)) or np.any(targets < 0):
+        raise TrainingError("targets", "must be finite and >= 0", None, "pass probabilities")
+    row_sums = targets.sum(axis=1)
+    if not np.allclose(row_sums, 1.0, atol=1e-3):
+        worst = int(np.argmax(np.abs(row_sums - 1.0)))
+        raise TrainingError(
+            f"targets[{worst}]", "must sum to 1", float(row_sums[worst]), "normalise each row of soft labels"
+        )
+    mode = config.sample_weighting
+    if sample_weights is None:
+        if mode is not WeightingMode.NONE:
+            raise TrainingError(
+                "sample_weights", f"are required by sample_weighting {mode.value!r}", None,
+                "pass one weight per example (uniform 1/N for the first round)",
+            )
+        return
+    if mode is WeightingMode.NONE:
+        raise TrainingError(
+            "sample_weights", "were given but sample_weighting is 'none'", None,
+            "set sample_weighting to weighted_loss or resample, or drop the weights",
+        )
+    if sample_weights.shape != (count,):
+        raise TrainingError(
+            "sample_weights", f"must have shape ({count},)", sample_weights.shape, "pass one weight per example"
+        )
+    if not np.all(np.isfinite(sample_weights)) or np.any(sample_weights < 0) or sample_weights.sum() <= 0:
+        raise TrainingError(
+            "sample_weights", "must be finite, >= 0 and not all zero", None, "pass AdaBoost's normalised weights"
+        )
+
+
+def _digest(array: np.ndarray | None) -> str:
+    if array is None:
+        return "none"
+    return hashlib.sha256(np.ascontiguousarray(array, dtype=np.float64).tobytes()).hexdigest()[:16]
+
+
+def run_fingerprint(
+    encoded: EncodedTexts,
+    targets: np.ndarray,
+    config: TrainConfig,
+    sample_weights: np.ndarray | None,
+    total_steps: int,
+) -> Fingerprint:
+    """What must match for a checkpoint to continue this run."""
+    return {
+        "examples": len(encoded),
+        "tokens": int(encoded.token_ids.shape[0]),
+        "classes": int(targets.shape[1]),
+        "total_steps": total_steps,
+        "batch_size": config.batch_size,
+        "seed": config.seed,
+        "lr": config.lr,
+        "loss": config.loss.value,
+        "sample_weighting": config.sample_weighting.value,
+        "targets": _digest(targets),
+        "weights": _digest(sample_weights),
+    }
