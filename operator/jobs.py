@@ -41,7 +41,7 @@ RUN_AS_USER = 1000
 RENDEZVOUS_PORT = 29500
 EXIT_USAGE = 2
 """The trainer's exit code for a bad spec or bad arguments: retrying cannot help."""
-SMALL_RESOURCES = Resources(cpu="500m", memory="2Gi")
+SMALL_RESOURCES = Resources(gpus=0, cpu="500m", memory="2Gi")
 HF_TOKEN_KEY = "HF_TOKEN"
 SCRATCH_ENV = {
     "HOME": "/tmp",
@@ -139,7 +139,7 @@ def store_location(manifest: ExperimentManifest) -> str:
         sub_path = (storage.pvc.sub_path or "").strip("/")
         return f"{ARTIFACTS_MOUNT}/{sub_path}" if sub_path else ARTIFACTS_MOUNT
     if storage.uri is not None:
-        return storage.uri
+        return str(storage.uri)
     raise PermanentError(
         f"experiment {manifest.name}: spec.storage needs pvc or uri on a cluster (got neither); "
         "set spec.storage.pvc.claimName or spec.storage.uri"
@@ -156,9 +156,7 @@ def _env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
     env += [{"name": k, "value": v} for k, v in SCRATCH_ENV.items()]
     token_secret = manifest.spec.storage.hf_token_secret_ref
     if token_secret:
-        env.append(
-            {"name": HF_TOKEN_KEY, "valueFrom": {"secretKeyRef": {"name": token_secret, "key": HF_TOKEN_KEY}}}
-        )
+        env.append({"name": HF_TOKEN_KEY, "valueFrom": {"secretKeyRef": {"name": token_secret, "key": HF_TOKEN_KEY}}})
     if is_multi_node(manifest, stage):
         env += _rendezvous_env(manifest, stage)
     return env
@@ -196,7 +194,9 @@ def _volumes(manifest: ExperimentManifest, resources: Resources) -> tuple[list[d
     return volumes, mounts
 
 
-def _container(manifest: ExperimentManifest, stage: Stage, resources: Resources, mounts: list[dict[str, Any]]) -> dict[str, Any]:
+def _container(
+    manifest: ExperimentManifest, stage: Stage, resources: Resources, mounts: list[dict[str, Any]]
+) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": manifest.spec.image,
@@ -244,7 +244,9 @@ def _pod_spec(manifest: ExperimentManifest, stage: Stage) -> dict[str, Any]:
     if scheduling.node_selector:
         pod["nodeSelector"] = dict(scheduling.node_selector)
     if scheduling.tolerations:
-        pod["tolerations"] = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in scheduling.tolerations]
+        pod["tolerations"] = [
+            t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in scheduling.tolerations
+        ]
     if scheduling.priority_class_name:
         pod["priorityClassName"] = scheduling.priority_class_name
     if is_multi_node(manifest, stage):
@@ -321,7 +323,9 @@ def build_rendezvous_service(manifest: ExperimentManifest, stage: Stage, owner: 
             # Rank 0 must be resolvable before any pod is ready: the rendezvous happens at start-up.
             "publishNotReadyAddresses": True,
             "selector": labels,
-            "ports": [{"name": "rendezvous", "port": RENDEZVOUS_PORT, "targetPort": RENDEZVOUS_PORT, "protocol": "TCP"}],
+            "ports": [
+                {"name": "rendezvous", "port": RENDEZVOUS_PORT, "targetPort": RENDEZVOUS_PORT, "protocol": "TCP"}
+            ],
         },
     }
 

@@ -142,7 +142,7 @@ def parse_manifest(data: Any, source: str = "") -> ExperimentManifest:
     if not isinstance(data, dict):
         where = source or "manifest"
         raise SpecError(
-            problem(where, "must be a mapping with apiVersion, kind, metadata and spec", type(data).__name__)
+            problem(where, "must be a mapping with apiVersion, kind, metadata and spec", f"a {type(data).__name__}")
         )
     try:
         return ExperimentManifest.model_validate(data)

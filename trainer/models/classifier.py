@@ -76,9 +76,11 @@ class Classifier(nn.Module, ABC):
         config = AutoConfig.from_pretrained(directory)
         classifier: Classifier
         if header["head"] == HeadKind.LAST_TOKEN:
-            classifier = LastTokenClassifier(AutoModel.from_config(config), int(header["num_labels"]))
+            backbone = AutoModel.from_config(config)  # type: ignore[no-untyped-call]
+            classifier = LastTokenClassifier(backbone, int(header["num_labels"]))
         else:
-            classifier = SequenceClassifier(AutoModelForSequenceClassification.from_config(config))
+            model = AutoModelForSequenceClassification.from_config(config)  # type: ignore[no-untyped-call]
+            classifier = SequenceClassifier(model)
         load_model(classifier, str(directory / WEIGHTS_FILE))
         return classifier.eval()
 
@@ -88,15 +90,19 @@ def read_header(directory: Path) -> dict[str, Any]:
     path = directory / CLASSIFIER_FILE
     if not path.is_file():
         raise ModelError(
-            str(directory), f"is not a saved classifier: {CLASSIFIER_FILE} is missing", None,
+            str(directory),
+            f"is not a saved classifier: {CLASSIFIER_FILE} is missing",
+            None,
             "pass a directory written by Classifier.save or LoadedClassifier.save",
         )
     header: dict[str, Any] = json.loads(path.read_text())
     allowed = (HeadKind.LAST_TOKEN.value, HeadKind.SEQUENCE_CLASSIFICATION.value)
     if header.get("format_version") != FORMAT_VERSION or header.get("head") not in allowed:
         raise ModelError(
-            str(path), f"unsupported classifier header (format_version {FORMAT_VERSION}, head in {allowed})",
-            header, "save the classifier again with this version",
+            str(path),
+            f"unsupported classifier header (format_version {FORMAT_VERSION}, head in {allowed})",
+            header,
+            "save the classifier again with this version",
         )
     return header
 
@@ -135,7 +141,10 @@ class SequenceClassifier(Classifier):
     def __init__(self, model: PreTrainedModel) -> None:
         super().__init__()
         self.model = model
-        self.num_labels = int(model.config.num_labels)
+        num_labels = model.config.num_labels
+        if num_labels is None:
+            raise ModelError("model.config.num_labels", "is not set", None, "build the model with num_labels")
+        self.num_labels = int(num_labels)
 
     @property
     def backbone(self) -> PreTrainedModel:

@@ -94,7 +94,9 @@ def _parse_head(head: HeadKind | str, field: str) -> HeadKind:
         allowed = ", ".join(kind.value for kind in HeadKind)
         raise ModelError(
             f"{field.rsplit('.', 1)[0]}.head" if "." in field else "head",
-            f"is not a head kind (allowed: {allowed})", head, "use auto unless the model needs forcing",
+            f"is not a head kind (allowed: {allowed})",
+            head,
+            "use auto unless the model needs forcing",
         ) from None
 
 
@@ -126,8 +128,10 @@ def _load_preset(
 
 def _build_from_config(config: PretrainedConfig, num_labels: int, head: HeadKind) -> Classifier:
     if head is HeadKind.LAST_TOKEN:
-        return LastTokenClassifier(AutoModel.from_config(config), num_labels)
-    return SequenceClassifier(AutoModelForSequenceClassification.from_config(config))
+        backbone = AutoModel.from_config(config)  # type: ignore[no-untyped-call]
+        return LastTokenClassifier(backbone, num_labels)
+    model = AutoModelForSequenceClassification.from_config(config)  # type: ignore[no-untyped-call]
+    return SequenceClassifier(model)
 
 
 def _load_reference(model: str, num_labels: int, head: HeadKind, field: str) -> LoadedClassifier:
@@ -138,7 +142,9 @@ def _load_reference(model: str, num_labels: int, head: HeadKind, field: str) -> 
         return _from_pretrained(str(path), num_labels, head, field)
     if path.exists():
         raise ModelError(
-            field, "is a file; a local model must be a directory with config.json", model,
+            field,
+            "is a file; a local model must be a directory with config.json",
+            model,
             "name the directory that holds the model",
         )
     if model.startswith(_PATH_PREFIXES):
@@ -161,8 +167,10 @@ def _load_saved(directory: Path, num_labels: int, field: str) -> LoadedClassifie
     saved = int(read_header(directory)["num_labels"])
     if saved != num_labels:
         raise ModelError(
-            field, f"saved classifier {str(directory)!r} has {saved} classes, the task has {num_labels}",
-            None, "start from a model saved for the same task",
+            field,
+            f"saved classifier {str(directory)!r} has {saved} classes, the task has {num_labels}",
+            None,
+            "start from a model saved for the same task",
         )
     loaded = LoadedClassifier.load(directory)
     loaded.model.train()
@@ -175,7 +183,9 @@ def _from_pretrained(source: str, num_labels: int, head: HeadKind, field: str) -
         tokenizer = AutoTokenizer.from_pretrained(source)
     except OSError as error:
         raise ModelError(
-            field, _not_found(source), None,
+            field,
+            _not_found(source),
+            None,
             "for a hub model check the id and the network (or unset HF_HUB_OFFLINE, or pre-fill the HF cache)",
         ) from error
     if head is HeadKind.AUTO:
@@ -205,7 +215,9 @@ def resolve_head(config: PretrainedConfig, source: str, field: str) -> HeadKind:
     if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         return HeadKind.LAST_TOKEN
     raise ModelError(
-        field, f"cannot tell whether {source!r} is a causal LM or an encoder", config.model_type,
+        field,
+        f"cannot tell whether {source!r} is a causal LM or an encoder",
+        config.model_type,
         "set head: last_token or head: sequence_classification",
     )
 
@@ -218,8 +230,9 @@ def _set_padding(tokenizer: PreTrainedTokenizerBase, source: str, field: str) ->
     fallback = tokenizer.eos_token or tokenizer.unk_token
     if fallback is None:
         raise ModelError(
-            field, f"tokenizer of {source!r} has no pad, EOS or UNK token to pad with", None,
+            field,
+            f"tokenizer of {source!r} has no pad, EOS or UNK token to pad with",
+            None,
             "add a pad token to the tokenizer and save it in the model directory",
         )
     tokenizer.pad_token = fallback
-

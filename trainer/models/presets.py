@@ -63,6 +63,7 @@ def _tiny_gpt2(vocab_size: int, pad_token_id: int, eos_token_id: int) -> Pretrai
         n_layer=2,
         n_head=2,
         n_inner=256,
+        activation_function="gelu",  # one fused kernel; gelu_new's tanh form is 5 ops (random init: free choice)
         pad_token_id=pad_token_id,
         bos_token_id=eos_token_id,
         eos_token_id=eos_token_id,

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ensemw2s.spec import ExperimentManifest, Stage, StageKind, StageSummary
+from ensemw2s.spec import ExperimentManifest, Stage, StageKind, StageSummary, build_stage_graph
 
-from ..errors import StageFailed, TrainerError
+from ..errors import MissingInput, StageFailed, TrainerError
 from ..keys import stage_keys
 from ..progress import LineProgress, ProgressSink
 from ..store import ExperimentStore
@@ -54,6 +54,11 @@ def run_stage(
     if done is not None:
         sink.log(f"[{stage.name}] already done (key {key}): skipped")
         return done.model_copy(update={"skipped": True})
+    for dependency in build_stage_graph(manifest.spec).dependencies[stage]:
+        if store.finished(dependency, keys[dependency]) is None:
+            raise MissingInput(
+                stage.name, f"needs {dependency.name} (key {keys[dependency]}) to have finished; run it first"
+            )
     started = time.monotonic()
     with store.workspace(stage, key) as workspace:
         context = StageContext(manifest, stage, store, keys, workspace, sink)

@@ -64,7 +64,7 @@ def run(context: StageContext) -> StageResult:
     agreement = float(np.mean(np.argmax(targets, axis=1) == data.labels["hard_train"]))
     context.workspace.write_arrays(STUDENT_PREDICTIONS, hard_test=probs)
     record = {"variant": str(context.stage.variant), "accuracy": accuracy, "labelAccuracy": agreement,
-              "examplesPerSecond": report.examples_per_second}
+              "examplesPerSecond": report.examples_per_second, "resumedFromStep": report.resumed_from_step}
     context.workspace.write_json(STUDENT_FILE, record)
     return StageResult(metrics={"accuracy": accuracy, "labelAccuracy": agreement,
                                 "examplesPerSecond": float(report.examples_per_second)})

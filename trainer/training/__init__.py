@@ -5,6 +5,7 @@ from .checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
 from .config import LossKind, MixedPrecision, TrainConfig, WeightingMode
 from .encoding import EncodedTexts, TokenBatch, encode_texts
 from .errors import TrainingError
+from .loop import ProgressEvent, TrainReport, one_hot_targets, train_classifier
 from .losses import (
     harden_predictions,
     logconf_alpha,
@@ -13,7 +14,6 @@ from .losses import (
     per_example_cross_entropy,
     soft_cross_entropy,
 )
-from .loop import ProgressEvent, TrainReport, one_hot_targets, train_classifier
 from .predict import predict_proba
 from .runtime import make_accelerator, resolve_mixed_precision, set_threads
 

@@ -71,9 +71,7 @@ class BatchPlan:
         """Index tensors of steps ``start_step`` .. ``total_steps - 1``."""
         step, epoch = start_step, start_step // self.steps_per_epoch
         while step < self.total_steps:
-            batches = epoch_batches(
-                self.pool, self.lengths, self.batch_size, self.seed, epoch, self.group_by_length
-            )
+            batches = epoch_batches(self.pool, self.lengths, self.batch_size, self.seed, epoch, self.group_by_length)
             for batch in batches[step - epoch * self.steps_per_epoch :]:
                 if step >= self.total_steps:
                     return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeAlias
 
 from ensemw2s.spec import Schedule, StudentLoss
 
@@ -26,7 +27,7 @@ class MixedPrecision(StrEnum):
     FP16 = "fp16"
 
 
-LossKind = StudentLoss  # xent | logconf
+LossKind: TypeAlias = StudentLoss  # xent | logconf
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,9 @@ class EncodedTexts:
             metadata = handle.metadata() or {}
         if metadata.get("format") != FORMAT:
             raise TrainingError(
-                str(path), f"is not an encoded-texts file ({FORMAT})", metadata.get("format"),
+                str(path),
+                f"is not an encoded-texts file ({FORMAT})",
+                metadata.get("format"),
                 "write it with EncodedTexts.save",
             )
         tensors = load_file(str(path))
@@ -106,7 +108,5 @@ def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_l
             )
     pad_id = tokenizer.pad_token_id
     if pad_id is None:
-        raise TrainingError(
-            "tokenizer.pad_token", "is not set", None, "load the tokenizer through load_classifier"
-        )
+        raise TrainingError("tokenizer.pad_token", "is not set", None, "load the tokenizer through load_classifier")
     return EncodedTexts.from_lists(ids, int(pad_id), effective)

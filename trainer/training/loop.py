@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ensemw2s.spec import Schedule
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
-
-from ensemw2s.spec import Schedule
 
 from ..models.classifier import Classifier
 from .batching import BatchPlan, resample_indices
@@ -110,7 +109,7 @@ def train_classifier(
         local = torch.arange(rank, len(indices), world)
         if len(local) == 0:  # keep every process in step: a zero-weight pass over one example
             local, weights = torch.zeros(1, dtype=torch.int64), torch.zeros(len(indices))
-        micro_batches = local.split(config.micro_batch_size)
+        micro_batches = torch.split(local, config.micro_batch_size)
         optimizer.zero_grad(set_to_none=True)
         for position, micro in enumerate(micro_batches):
             chosen = indices[micro]
@@ -143,7 +142,7 @@ def train_classifier(
                         total_steps=total,
                         epoch=done / plan.steps_per_epoch,
                         loss=last_loss,
-                        learning_rate=scheduler.get_last_lr()[0],
+                        learning_rate=float(scheduler.get_last_lr()[0]),
                         examples_per_second=examples / max(elapsed, 1e-9),
                     )
                 )

@@ -32,7 +32,7 @@ def predict_proba(
     autocast = torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None)
     try:
         with torch.inference_mode(), autocast:
-            for indices in order.split(batch_size):
+            for indices in torch.split(order, batch_size):
                 batch = encoded.batch(indices)
                 logits = classifier(batch.input_ids.to(device), batch.attention_mask.to(device))
                 probabilities[indices] = torch.softmax(logits.float(), dim=-1).cpu()

@@ -26,7 +26,9 @@ def check_inputs(
         raise TrainingError("encoded", "holds no examples", None, "encode at least one text")
     if targets.shape != (count, classes):
         raise TrainingError(
-            "targets", f"must have shape (examples, classes) = ({count}, {classes})", targets.shape,
+            "targets",
+            f"must have shape (examples, classes) = ({count}, {classes})",
+            targets.shape,
             "pass one soft label row per encoded text, one column per class",
         )
     if not np.all(np.isfinite(targets)) or np.any(targets < 0):
@@ -41,13 +43,17 @@ def check_inputs(
     if sample_weights is None:
         if mode is not WeightingMode.NONE:
             raise TrainingError(
-                "sample_weights", f"are required by sample_weighting {mode.value!r}", None,
+                "sample_weights",
+                f"are required by sample_weighting {mode.value!r}",
+                None,
                 "pass one weight per example (uniform 1/N for the first round)",
             )
         return
     if mode is WeightingMode.NONE:
         raise TrainingError(
-            "sample_weights", "were given but sample_weighting is 'none'", None,
+            "sample_weights",
+            "were given but sample_weighting is 'none'",
+            None,
             "set sample_weighting to weighted_loss or resample, or drop the weights",
         )
     if sample_weights.shape != (count,):

@@ -4,9 +4,6 @@ import json
 
 import pytest
 import torch
-from torch import nn
-from transformers import AutoModel, BertConfig, GPT2Config
-
 from ensemw2s.spec import HeadKind
 from ensemw2s.trainer.models import (
     Classifier,
@@ -15,6 +12,8 @@ from ensemw2s.trainer.models import (
     SequenceClassifier,
     last_token_positions,
 )
+from torch import nn
+from transformers import AutoModel, BertConfig, GPT2Config
 
 
 def tiny_gpt2_classifier(num_labels: int = 3) -> LastTokenClassifier:
@@ -30,8 +29,13 @@ def tiny_bert_classifier() -> SequenceClassifier:
 
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=20, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-        max_position_embeddings=32, num_labels=2,
+        vocab_size=20,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        num_labels=2,
     )
     return SequenceClassifier(AutoModelForSequenceClassification.from_config(config)).eval()
 

@@ -4,8 +4,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
-
 from ensemw2s.spec import HeadKind
 from ensemw2s.trainer.models import (
     LastTokenClassifier,
@@ -16,6 +14,7 @@ from ensemw2s.trainer.models import (
     load_classifier,
     resolve_head,
 )
+from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
 
 
 def _ids(loaded: LoadedClassifier, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -23,9 +22,7 @@ def _ids(loaded: LoadedClassifier, texts: list[str]) -> tuple[torch.Tensor, torc
     return encoded["input_ids"], encoded["attention_mask"]
 
 
-@pytest.mark.parametrize(
-    ("name", "kind"), [("tiny-weak", LastTokenClassifier), ("tiny-strong", SequenceClassifier)]
-)
+@pytest.mark.parametrize(("name", "kind"), [("tiny-weak", LastTokenClassifier), ("tiny-strong", SequenceClassifier)])
 def test_presets_build_from_the_corpus(name: str, kind: type, corpus: list[str]) -> None:
     loaded = load_classifier(name, 3, corpus, seed=1)
     assert isinstance(loaded.model, kind) and loaded.preset_name == name
@@ -68,8 +65,12 @@ def _save_hub_style(directory: Path, corpus: list[str], model: str) -> Path:
         tokenizer.pad_token = None  # like GPT-2: no pad token
     else:
         config = BertConfig(
-            vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-            intermediate_size=32, max_position_embeddings=64,
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=64,
         )
         BertForMaskedLM(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)

@@ -3,7 +3,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from ensemw2s.spec import MODEL_PRESETS, HeadKind
 from ensemw2s.trainer.models import PRESETS, ModelError, TokenizerKind, find_preset, preset_names
 

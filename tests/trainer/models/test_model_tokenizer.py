@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ensemw2s.trainer.models import BoundaryToken, ModelError, build_word_tokenizer
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
 from ensemw2s.trainer.models import LoadedClassifier, load_classifier
 from ensemw2s.trainer.training import EncodedTexts, encode_texts, one_hot_targets
 
@@ -48,3 +47,20 @@ def make_task(count: int = 96, seed: int = 0, model: str = "tiny-weak") -> Senti
 @pytest.fixture
 def task() -> SentimentTask:
     return make_task()
+
+
+@pytest.fixture
+def task_factory():
+    """``make_task(count, seed, model)`` for tests that need several tasks."""
+    return make_task
+
+
+@pytest.fixture(autouse=True)
+def one_cpu_thread():
+    """One intra-op thread: the CPUs are shared, and oversubscribed threads slow tests tenfold."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from ensemw2s.trainer.training import BatchPlan, epoch_batches, resample_indices
 
 

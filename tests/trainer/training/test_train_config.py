@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ensemw2s.spec import SampleWeighting, Schedule, StudentLoss
 from ensemw2s.trainer.training import MixedPrecision, TrainConfig, TrainingError, WeightingMode
 

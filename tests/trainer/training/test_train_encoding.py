@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from ensemw2s.trainer.models import build_word_tokenizer
 from ensemw2s.trainer.training import EncodedTexts, TrainingError, encode_texts
 

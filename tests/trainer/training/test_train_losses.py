@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-
 from ensemw2s.trainer.training import (
     harden_predictions,
     logconf_alpha,
@@ -39,9 +38,7 @@ def test_all_zero_weights_give_zero_not_nan() -> None:
     assert soft_cross_entropy(LOGITS, TARGETS, torch.zeros(2)).item() == 0.0
 
 
-@pytest.mark.parametrize(
-    ("step", "expected"), [(0, 0.0), (5, 0.25), (10, 0.5), (11, 0.5), (100, 0.5)]
-)
+@pytest.mark.parametrize(("step", "expected"), [(0, 0.0), (5, 0.25), (10, 0.5), (11, 0.5), (100, 0.5)])
 def test_logconf_alpha_ramps_linearly_over_the_warmup(step: int, expected: float) -> None:
     assert logconf_alpha(step, 100, max_alpha=0.5, warmup_frac=0.1) == pytest.approx(expected)
 

@@ -3,15 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from ensemw2s.trainer.training import TrainingError, predict_proba
 
 
 @pytest.mark.parametrize("model", ["tiny-weak", "tiny-strong"])
-def test_batched_equals_one_at_a_time(model: str) -> None:
-    from conftest import make_task  # type: ignore[import-not-found]
-
-    task = make_task(count=40, model=model)
+def test_batched_equals_one_at_a_time(model: str, task_factory) -> None:
+    task = task_factory(count=40, model=model)
     classifier = task.loaded.model
     if hasattr(classifier, "score"):
         torch.nn.init.normal_(classifier.score.weight)

@@ -1,0 +1,60 @@
+"""Inference throughput: batched ``predict_proba`` against one example at a time.
+
+Same tiny-weak classifier and texts; the baseline calls the model once per example (no padding at
+all) under ``torch.inference_mode``. Checks both give the same probabilities, prints examples/s and
+the ratio (target >= 10x). Usage: python bench/inference.py [--examples 1024] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from _common import best_of, synthetic_task  # noqa: E402
+
+from ensemw2s.trainer.models import load_classifier  # noqa: E402
+from ensemw2s.trainer.training import EncodedTexts, encode_texts, predict_proba  # noqa: E402
+
+
+def one_at_a_time(classifier, encoded: EncodedTexts) -> np.ndarray:
+    classifier.eval()
+    rows = []
+    with torch.inference_mode():
+        for index in range(len(encoded)):
+            ids = torch.tensor([encoded.ids(index)])
+            logits = classifier(ids, torch.ones_like(ids))
+            rows.append(torch.softmax(logits.float(), dim=-1)[0].numpy())
+    return np.stack(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--examples", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1)
+    arguments = parser.parse_args()
+    torch.set_num_threads(arguments.threads)
+
+    texts, _ = synthetic_task(arguments.examples, seed=1)
+    loaded = load_classifier("tiny-weak", 2, texts, seed=0)
+    torch.nn.init.normal_(loaded.model.score.weight)  # non-trivial outputs to compare
+    encoded = encode_texts(loaded.tokenizer, texts, 128)
+
+    batched_seconds, batched = best_of(3, lambda: predict_proba(loaded.model, encoded, arguments.batch_size))
+    single_seconds, single = best_of(2, lambda: one_at_a_time(loaded.model, encoded))
+    np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-5)
+
+    batched_rate, single_rate = len(encoded) / batched_seconds, len(encoded) / single_seconds
+    print(f"tiny-weak, {len(encoded)} texts, threads {arguments.threads}; outputs match (allclose)")
+    print(f"  one at a time (baseline)          {single_rate:10.1f} examples/s")
+    print(f"  predict_proba, batch {arguments.batch_size:<4}         {batched_rate:10.1f} examples/s")
+    print(f"RATIO predict_proba / one-at-a-time = {batched_rate / single_rate:.1f}x (target >= 10x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Training throughput: our ``train_classifier`` against a plain Hugging Face ``Trainer``.
+
+Same tiny model (the tiny-weak preset), same data, batch size, epochs, learning rate and cosine
+schedule; each side is timed end to end (setup included), best of two. Prints examples/s and the
+ratio (target >= 1.0). Usage: python bench/train_throughput.py [--examples 2048] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from _common import best_of, synthetic_task  # noqa: E402
+from torch import nn  # noqa: E402
+
+from ensemw2s.trainer.models import Classifier, load_classifier  # noqa: E402
+from ensemw2s.trainer.training import TrainConfig, encode_texts, one_hot_targets, train_classifier  # noqa: E402
+
+
+class _WithLoss(nn.Module):
+    """The same classifier with the (loss, logits) output the Trainer expects."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, input_ids, attention_mask, labels):
+        logits = self.classifier(input_ids, attention_mask)
+        return {"loss": nn.functional.cross_entropy(logits, labels), "logits": logits}
+
+
+def run_trainer(texts, labels, config: TrainConfig, output: Path) -> int:
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    loaded = load_classifier("tiny-weak", 2, texts, seed=0)
+    ids = loaded.tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
+    dataset = [{"input_ids": row, "labels": int(label)} for row, label in zip(ids, labels, strict=True)]
+    arguments = TrainingArguments(
+        output_dir=str(output),
+        per_device_train_batch_size=config.batch_size,
+        num_train_epochs=config.epochs,
+        learning_rate=config.lr,
+        lr_scheduler_type="cosine",
+        warmup_steps=0,
+        weight_decay=config.weight_decay,
+        optim="adamw_torch",
+        logging_strategy="no",
+        save_strategy="no",
+        eval_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        seed=config.seed,
+    )
+    trainer = Trainer(
+        model=_WithLoss(loaded.model),
+        args=arguments,
+        train_dataset=dataset,
+        data_collator=DataCollatorWithPadding(loaded.tokenizer),
+    )
+    trainer.train()
+    return len(texts) * int(config.epochs)
+
+
+def run_ours(texts, labels, config: TrainConfig) -> int:
+    loaded = load_classifier("tiny-weak", 2, texts, seed=0)
+    encoded = encode_texts(loaded.tokenizer, texts, config.max_length)
+    report = train_classifier(loaded.model, encoded, one_hot_targets(labels, 2), config)
+    return report.examples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--examples", type=int, default=2048)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, the same for both sides")
+    arguments = parser.parse_args()
+
+    texts, labels = synthetic_task(arguments.examples)
+    base = dict(epochs=arguments.epochs, batch_size=32, lr=5e-4, max_length=128, threads=arguments.threads)
+    torch.set_num_threads(arguments.threads)
+    ours_config = TrainConfig(**base)  # length-grouped batches (the default)
+    plain_config = TrainConfig(**base, group_by_length=False)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as output:
+        hf_seconds, hf_examples = best_of(2, lambda: run_trainer(texts, labels, plain_config, Path(output)))
+    plain_seconds, plain_examples = best_of(2, lambda: run_ours(texts, labels, plain_config))
+    ours_seconds, ours_examples = best_of(2, lambda: run_ours(texts, labels, ours_config))
+
+    hf_rate = hf_examples / hf_seconds
+    rows = [
+        ("HF Trainer (baseline)", hf_rate),
+        ("train_classifier, random batches", plain_examples / plain_seconds),
+        ("train_classifier, length-grouped (default)", ours_examples / ours_seconds),
+    ]
+    print(f"tiny-weak, {arguments.examples} examples x {arguments.epochs} epoch(s), batch 32, "
+          f"threads {arguments.threads}, end-to-end incl. setup, best of 2")
+    for name, rate in rows:
+        print(f"  {name:<44} {rate:9.1f} examples/s   ratio {rate / hf_rate:5.2f}x")
+    print(f"RATIO train_classifier / HF Trainer = {rows[-1][1] / hf_rate:.2f} (target >= 1.0)")
+    print(f"RATIO train_classifier (random batches) / HF Trainer = {rows[1][1] / hf_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,396 @@
+"""Kopf handlers: thin triggers over one level-based reconciliation (parse, plan, apply).
+
+Every trigger (create, resume, update, a timer, an event of an owned Job) runs the same
+:meth:`Reconciler.reconcile`, which reads the experiment fresh from the API, lists what it owns,
+asks the pure planner what to do, and applies that: create the missing Jobs (a 409 means one is
+already there), suspend/resume/delete, patch ``.status``, post the plan's events. Nothing depends on
+having seen a particular event, so a restart or a missed event loses nothing and duplicates nothing.
+
+Concurrency: Kopf serialises the create/update/resume handlers of one object, but timers and the
+Job-event handler run beside them. A per-experiment lock serialises all of them; a trigger that
+finds another one already waiting for the lock is dropped (the waiting one will read fresh state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+import kopf
+from ensemw2s.spec import (
+    API_GROUP,
+    API_VERSION,
+    KIND,
+    PLURAL,
+    ExperimentManifest,
+    Problem,
+    SpecError,
+    Stage,
+    Target,
+    parse_manifest,
+    problem,
+    validate_spec,
+)
+
+from .errors import PermanentError, TemporaryError
+from .jobs import build_rendezvous_service, build_stage_job, owner_from_body
+from .k8s import ClusterApi, JsonObject, load_client_configuration, status_patch
+from .metrics import OperatorMetrics
+from .naming import LABEL_MANAGED_BY, MANAGER
+from .observe import JobPhase, ObservedJob, failure_reason, observe_jobs, pods_of_job
+from .plan import EventSpec, Plan, plan_reconcile, plan_rejected
+from .settings import KOPF_PREFIX, OperatorConfig
+from .status_model import Phase
+
+logger = logging.getLogger(__name__)
+
+RESOURCE = (API_GROUP, API_VERSION, PLURAL)
+FINISHED_PHASES = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.INVALID.value})
+OPERATIONAL_ANNOTATIONS = (f"{KOPF_PREFIX}/", "kopf.zalando.org/", "kubectl.kubernetes.io/")
+"""Annotations that are bookkeeping, not the user's: left out of the manifest the Jobs receive."""
+LOG_TAIL_LINES = 20
+SPEC_WARNING = "SpecWarning"
+API_REJECTED = "APIRejected"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+EventSink = Callable[[Mapping[str, Any], EventSpec], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def post_event(body: Mapping[str, Any], event: EventSpec) -> None:
+    """Queue a Kubernetes Event on the experiment (Kopf posts it in the background, with retries)."""
+    kopf.event(kopf.Body(dict(body)), type=event.type, reason=event.reason, message=event.message)
+
+
+def manifest_from_body(body: Mapping[str, Any]) -> ExperimentManifest:
+    """The typed manifest of a custom resource as the API returns it (server-set metadata dropped)."""
+    meta: Mapping[str, Any] = body.get("metadata") or {}
+    annotations = {
+        key: value
+        for key, value in (meta.get("annotations") or {}).items()
+        if not key.startswith(OPERATIONAL_ANNOTATIONS)
+    }
+    return parse_manifest(
+        {
+            "apiVersion": body.get("apiVersion"),
+            "kind": body.get("kind"),
+            "metadata": {
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "labels": dict(meta.get("labels") or {}),
+                "annotations": annotations,
+            },
+            "spec": body.get("spec"),
+        },
+        source=f"{KIND} {meta.get('namespace')}/{meta.get('name')}",
+    )
+
+
+def is_finished(body: Mapping[str, Any]) -> bool:
+    """Nothing left to watch: a final phase for the current generation and no active stage."""
+    status: Mapping[str, Any] = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    active = int((status.get("stageCounts") or {}).get("active") or 0)
+    return status.get("phase") in FINISHED_PHASES and status.get("observedGeneration") == generation and active == 0
+
+
+def mean_pgrs(status: Mapping[str, Any]) -> dict[str, float | None]:
+    """``status.results.meanPgr`` as ``{"ensemw2s_vs_weak": 0.41, ...}`` (snake_case baselines)."""
+    results = status.get("results") or {}
+    raw = results.get("meanPgr") or results.get("mean_pgr") or {}
+    out: dict[str, float | None] = {}
+    for key, value in raw.items():
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in str(key))
+        out[snake] = float(value) if isinstance(value, int | float) else None
+    return out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: str
+    plan: Plan | None = None
+
+
+class Reconciler:
+    """Reads, plans and applies, one experiment at a time; the only writer of an experiment's status."""
+
+    def __init__(
+        self,
+        api: ClusterApi,
+        metrics: OperatorMetrics,
+        *,
+        emit: EventSink = post_event,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.api = api
+        self.metrics = metrics
+        self._emit = emit
+        self._clock = clock
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._waiting: set[tuple[str, str]] = set()
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The experiment is gone: drop its lock and its metric series."""
+        self._locks.pop((namespace, name), None)
+        self.metrics.forget_experiment(namespace, name)
+
+    async def reconcile(self, namespace: str, name: str, *, coalesce: bool = False) -> Outcome | None:
+        """Reconcile one experiment; with ``coalesce``, return None when another trigger already waits."""
+        key = (namespace, name)
+        if coalesce and key in self._waiting:
+            return None
+        self._waiting.add(key)
+        try:
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            async with lock:
+                self._waiting.discard(key)
+                return await self._measured(namespace, name)
+        finally:
+            self._waiting.discard(key)
+
+    async def _measured(self, namespace: str, name: str) -> Outcome:
+        started = time.perf_counter()
+        result = "error"
+        try:
+            outcome = await self._reconcile(namespace, name)
+            result = outcome.result
+            return outcome
+        finally:
+            self.metrics.observe_reconcile(result, time.perf_counter() - started)
+
+    async def _reconcile(self, namespace: str, name: str) -> Outcome:
+        body = await self.api.get_experiment(namespace, name)
+        if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+            self.forget(namespace, name)
+            return Outcome("gone")
+        meta = body.get("metadata") or {}
+        generation = meta.get("generation")
+        previous: Mapping[str, Any] = body.get("status") or {}
+        try:
+            manifest = manifest_from_body(body)
+            warnings = validate_spec(manifest.spec, Target.CLUSTER)
+        except SpecError as exc:
+            return await self._reject(body, exc.problems)
+        if previous.get("observedGeneration") != generation:
+            for warning in warnings:
+                self._emit(body, EventSpec(SPEC_WARNING, str(warning), "Warning"))
+        jobs = await self.api.list_jobs(namespace, name, owner_uid=str(meta.get("uid") or "") or None)
+        pods = await self.api.list_pods(namespace, name)
+        observed = await self._with_log_tails(namespace, observe_jobs(jobs, pods), jobs, pods)
+        plan = plan_reconcile(manifest, observed, previous, generation, self._clock())
+        try:
+            await self._apply_objects(body, manifest, plan)
+        except PermanentError as exc:
+            return await self._reject(body, [problem(f"{KIND} {namespace}/{name}", str(exc))], api_rejected=True)
+        await self._write_status(body, plan)
+        self._count_retries(observed, jobs, pods, previous)
+        return Outcome("ok", plan)
+
+    async def _reject(self, body: JsonObject, problems: Sequence[Problem], *, api_rejected: bool = False) -> Outcome:
+        meta = body.get("metadata") or {}
+        plan = plan_rejected(list(problems), meta.get("generation"), body.get("status") or {}, self._clock())
+        await self._write_status(body, plan)
+        if api_rejected:
+            self._emit(body, EventSpec(API_REJECTED, "; ".join(str(p) for p in problems), "Warning"))
+        return Outcome("rejected", plan)
+
+    async def _with_log_tails(
+        self, namespace: str, observed: list[ObservedJob], jobs: Sequence[JsonObject], pods: Sequence[JsonObject]
+    ) -> list[ObservedJob]:
+        """A failed stage without a log tail in its termination message gets the newest failed pod's log."""
+        by_name = {str((job.get("metadata") or {}).get("name")): job for job in jobs}
+        out = []
+        for item in observed:
+            if item.phase is JobPhase.FAILED and item.log_tail is None and item.name in by_name:
+                pod = _newest_failed_pod(pods_of_job(by_name[item.name], pods))
+                if pod is not None:
+                    tail = await self.api.read_log_tail(namespace, pod, LOG_TAIL_LINES)
+                    if tail and tail.strip():
+                        item = dataclasses.replace(item, log_tail=tail.strip())
+            out.append(item)
+        return out
+
+    async def _apply_objects(self, body: JsonObject, manifest: ExperimentManifest, plan: Plan) -> None:
+        namespace = manifest.namespace
+        if plan.create:
+            owner = owner_from_body(body)
+            for stage in plan.create:
+                await self._create_stage(manifest, stage, owner)
+        for job in plan.suspend:
+            await self.api.patch_job_suspend(namespace, job, True)
+        for job in plan.resume:
+            await self.api.patch_job_suspend(namespace, job, False)
+        for job in plan.delete:
+            await self.api.delete_if_exists("Job", namespace, job)
+
+    async def _create_stage(self, manifest: ExperimentManifest, stage: Stage, owner: Any) -> None:
+        service = build_rendezvous_service(manifest, stage, owner)
+        if service is not None:
+            await self.api.create_or_get(service)
+        job, created = await self.api.create_or_get(build_stage_job(manifest, stage, owner))
+        if not created:
+            logger.debug("Job %s/%s already exists", manifest.namespace, (job.get("metadata") or {}).get("name"))
+
+    async def _write_status(self, body: JsonObject, plan: Plan) -> None:
+        meta = body.get("metadata") or {}
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        previous: Mapping[str, Any] = body.get("status") or {}
+        patch = status_patch(previous, plan.status)
+        if patch and await self.api.patch_status(namespace, name, patch) is None:
+            self.forget(namespace, name)
+            return
+        for event in plan.events:
+            logger.info("%s/%s: %s: %s", namespace, name, event.reason, event.message.splitlines()[0] if event.message else "")
+            self._emit(body, event)
+        self._record_metrics(namespace, name, previous, plan.status)
+
+    def _record_metrics(
+        self, namespace: str, name: str, previous: Mapping[str, Any], status: Mapping[str, Any]
+    ) -> None:
+        self.metrics.set_experiment(namespace, name, str(status.get("phase") or Phase.PENDING.value), mean_pgrs(status))
+        details = {entry.get("name"): entry for entry in status.get("stages") or []}
+        for key in ("succeededStages", "failedStages"):
+            for stage_name in set(status.get(key) or []) - set(previous.get(key) or []):
+                entry = details.get(stage_name) or {}
+                seconds = _stage_seconds(entry)
+                if seconds is not None:
+                    self.metrics.observe_stage(_stage_kind(stage_name), seconds)
+
+    def _count_retries(
+        self,
+        observed: Sequence[ObservedJob],
+        jobs: Sequence[JsonObject],
+        pods: Sequence[JsonObject],
+        previous: Mapping[str, Any],
+    ) -> None:
+        """Pod retries since the last status: attempts beyond the ones already recorded, by failure reason."""
+        before = {entry.get("job"): int(entry.get("attempts") or 0) for entry in previous.get("stages") or []}
+        by_name = {str((job.get("metadata") or {}).get("name")): job for job in jobs}
+        for item in observed:
+            retried = item.attempts - max(1, before.get(item.name, 1))
+            if retried > 0 and item.name in by_name:
+                job = by_name[item.name]
+                self.metrics.count_retries(failure_reason(job, pods_of_job(job, pods)) or "Unknown", retried)
+
+
+def _newest_failed_pod(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    failed = [p for p in pods if (p.get("status") or {}).get("phase") == "Failed"] or list(pods)
+    if not failed:
+        return None
+    newest = max(failed, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""))
+    return str((newest.get("metadata") or {}).get("name"))
+
+
+def _stage_kind(stage_name: str) -> str:
+    try:
+        return Stage.parse(stage_name).kind.value
+    except ValueError:
+        return "unknown"
+
+
+def _stage_seconds(entry: Mapping[str, Any]) -> float | None:
+    summary = entry.get("summary") or {}
+    if isinstance(summary.get("seconds"), int | float):
+        return float(summary["seconds"])
+    start, end = entry.get("startTime"), entry.get("completionTime")
+    if start and end:
+        try:
+            begin = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+            finish = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (finish - begin).total_seconds()
+    return None
+
+
+def kopf_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Map the operator's errors to Kopf's: temporary ones retry after their delay, permanent ones stop."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except TemporaryError as exc:
+            raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc
+        except PermanentError as exc:
+            raise kopf.PermanentError(str(exc)) from exc
+
+    return wrapper
+
+
+def owner_experiment(job: Mapping[str, Any]) -> str | None:
+    """The experiment that controls a Job (from its ownerReferences, exact even for hashed labels)."""
+    for ref in (job.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("kind") == KIND and str(ref.get("apiVersion", "")).startswith(f"{API_GROUP}/"):
+            return str(ref.get("name"))
+    return None
+
+
+def register(registry: kopf.OperatorRegistry, config: OperatorConfig, reconciler: Reconciler) -> None:
+    """Register every handler of the operator in ``registry``."""
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return connection_info(load_client_configuration(config.kubeconfig, config.context))
+
+    @kopf.on.create(*RESOURCE, registry=registry, id="reconcile")
+    @kopf.on.resume(*RESOURCE, registry=registry, id="reconcile")
+    @kopf.on.update(*RESOURCE, registry=registry, id="reconcile")
+    @kopf_errors
+    async def reconcile_on_change(namespace: str, name: str, **_: Any) -> None:
+        await reconciler.reconcile(namespace, name)
+
+    @kopf.timer(*RESOURCE, registry=registry, id="resync", interval=config.reconcile_interval)
+    @kopf_errors
+    async def reconcile_periodically(namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
+        if not is_finished(body):
+            await reconciler.reconcile(namespace, name, coalesce=True)
+
+    @kopf.on.event("batch", "v1", "jobs", registry=registry, labels={LABEL_MANAGED_BY: MANAGER})
+    async def reconcile_on_job_event(event: Mapping[str, Any], namespace: str, body: kopf.Body, **_: Any) -> None:
+        experiment = owner_experiment(body)
+        if experiment is None or (event.get("type") != "DELETED" and not body.get("status")):
+            return  # a Job we just created (no status yet) changes nothing
+        try:
+            await reconciler.reconcile(namespace, experiment, coalesce=True)
+        except (TemporaryError, PermanentError) as exc:
+            logger.warning("%s (the periodic reconciliation will retry)", exc)
+
+    @kopf.on.event(*RESOURCE, registry=registry)
+    def forget_deleted(event: Mapping[str, Any], namespace: str, name: str, **_: Any) -> None:
+        if event.get("type") == "DELETED":
+            reconciler.forget(namespace, name)
+
+
+def connection_info(configuration: Any) -> kopf.ConnectionInfo:
+    """Kopf's credentials from the same client configuration the API helper uses."""
+    header = configuration.get_api_key_with_prefix("BearerToken") or configuration.get_api_key_with_prefix(
+        "authorization"
+    )
+    parts = header.split(" ", 1) if header else []
+    scheme, token = (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+    return kopf.ConnectionInfo(
+        server=configuration.host,
+        ca_path=configuration.ssl_ca_cert,
+        insecure=not configuration.verify_ssl,
+        username=configuration.username or None,
+        password=configuration.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=configuration.cert_file,
+        private_key_path=configuration.key_file,
+    )
+
+
+__all__ = ["Outcome", "Reconciler", "is_finished", "manifest_from_body", "mean_pgrs", "post_event", "register"]

@@ -1,0 +1,82 @@
+"""The whole pipeline on tiny presets: every stage, the store layout, skipping, results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ensemw2s.spec import ExperimentManifest, Stage, StageKind, StrongVariant, parse_manifest
+from ensemw2s.spec.results import ExperimentResults
+from ensemw2s.trainer.errors import MissingInput
+from ensemw2s.trainer.keys import stage_keys
+from ensemw2s.trainer.progress import SilentProgress
+from ensemw2s.trainer.runner import run_experiment
+from ensemw2s.trainer.stages.run import run_stage
+
+
+def test_every_stage_published_once(finished: tuple[ExperimentManifest, Path]) -> None:
+    manifest, store = finished
+    root = store / "default" / "tiny"
+    keys = stage_keys(manifest.spec)
+    assert not list(root.rglob("*.partial")), "no stage left a partial folder"
+    for stage, key in keys.items():
+        stage_json = next(root.rglob(f"{key}/stage.json"))
+        assert json.loads(stage_json.read_text())["stage"] == stage.name
+    assert (root / "results.json").is_file() and (root / "report.md").is_file()
+    assert (root / "spec.json").is_file()
+
+
+def test_results_are_consistent_with_stage_outputs(finished: tuple[ExperimentManifest, Path]) -> None:
+    manifest, store = finished
+    root = store / "default" / "tiny"
+    results = ExperimentResults.model_validate_json((root / "results.json").read_text())
+    seed = results.seeds[0]
+    assert len(seed.rounds) >= 1 and 1 <= seed.chosen_round <= len(seed.prefix)
+    labels = np.load(next(root.rglob("prepare/*/labels.npz")))["hard_test"]
+    round0 = np.load(next(root.rglob("weak/r0/*/preds.npz")))["hard_test"]
+    assert seed.accuracies.weak == pytest.approx(float(np.mean(round0.argmax(1) == labels)))
+    assert seed.prefix[0].hard_test == pytest.approx(seed.accuracies.weak)
+    for variant, value in (("ceiling", seed.accuracies.ceiling), ("w2s", seed.accuracies.w2s), ("ensemble", seed.accuracies.ensemw2s)):
+        preds = np.load(next(root.rglob(f"strong/{variant}/*/preds.npz")))["hard_test"]
+        assert value == pytest.approx(float(np.mean(preds.argmax(1) == labels)))
+    weak, ceiling, w2s = seed.accuracies.weak, seed.accuracies.ceiling, seed.accuracies.w2s
+    assert weak is not None and ceiling is not None and w2s is not None
+    expected = None if abs(ceiling - weak) < 0.01 else (w2s - weak) / (ceiling - weak)
+    assert seed.pgr.w2s_vs_weak == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_rerun_skips_everything(finished: tuple[ExperimentManifest, Path]) -> None:
+    manifest, store = finished
+    again = run_experiment(manifest, str(store), SilentProgress())
+    assert all(summary.skipped for summary in again.summaries.values())
+
+
+def test_a_changed_strong_setting_reruns_only_the_students(finished: tuple[ExperimentManifest, Path]) -> None:
+    manifest, _ = finished
+    data = manifest.to_json_dict()
+    data["spec"]["strong"]["training"]["learningRate"] = 0.002
+    before, after = stage_keys(manifest.spec), stage_keys(parse_manifest(data).spec)
+    changed = {stage.kind for stage in before if before[stage] != after[stage]}
+    assert changed == {StageKind.STRONG, StageKind.REPORT}
+
+
+def test_a_changed_weak_setting_keeps_prepare_and_ceiling(finished: tuple[ExperimentManifest, Path]) -> None:
+    manifest, _ = finished
+    data = manifest.to_json_dict()
+    data["spec"]["weak"]["training"]["epochs"] = 3
+    before, after = stage_keys(manifest.spec), stage_keys(parse_manifest(data).spec)
+    same = {stage.name for stage in before if before[stage] == after[stage]}
+    assert same == {"prepare-s1", "strong-s1-ceiling"}
+
+
+def test_a_stage_without_its_inputs_says_what_to_run(tiny_manifest: ExperimentManifest, tmp_path: Path) -> None:
+    with pytest.raises(MissingInput, match=r"stage strong-s1-w2s: needs weak-s1-r0 \(key [0-9a-f]+\) to have finished; run it first"):
+        run_stage(tiny_manifest, Stage(StageKind.STRONG, 1, variant=StrongVariant.W2S), str(tmp_path), SilentProgress())
+
+
+def test_a_stage_outside_the_graph_is_refused(tiny_manifest: ExperimentManifest, tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="not a stage of this experiment"):
+        run_stage(tiny_manifest, Stage(StageKind.WEAK, 1, round=7), str(tmp_path), SilentProgress())
