@@ -12,10 +12,41 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-WORDS = (
-    "the a movie plot was and but actor scene great good fine nice bad awful poor terrible story "
-    "question answer water planet science energy light cell atom force heat mass sun moon earth"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "movie",
+    "plot",
+    "was",
+    "and",
+    "but",
+    "actor",
+    "scene",
+    "great",
+    "good",
+    "fine",
+    "nice",
+    "bad",
+    "awful",
+    "poor",
+    "terrible",
+    "story",
+    "question",
+    "answer",
+    "water",
+    "planet",
+    "science",
+    "energy",
+    "light",
+    "cell",
+    "atom",
+    "force",
+    "heat",
+    "mass",
+    "sun",
+    "moon",
+    "earth",
+]
 POSITIVE, NEGATIVE = {"great", "good", "fine", "nice"}, {"bad", "awful", "poor", "terrible"}
 
 T = TypeVar("T")

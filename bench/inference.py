@@ -13,12 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from _common import best_of, synthetic_task  # noqa: E402
-
-from ensemw2s.trainer.models import load_classifier  # noqa: E402
-from ensemw2s.trainer.training import EncodedTexts, encode_texts, predict_proba  # noqa: E402
+import numpy as np
+import torch
+from _common import best_of, synthetic_task
+from ensemw2s.trainer.models import load_classifier
+from ensemw2s.trainer.training import EncodedTexts, encode_texts, predict_proba
 
 
 def one_at_a_time(classifier, encoded: EncodedTexts) -> np.ndarray:

@@ -13,12 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
-from _common import best_of, synthetic_task  # noqa: E402
-from torch import nn  # noqa: E402
-
-from ensemw2s.trainer.models import Classifier, load_classifier  # noqa: E402
-from ensemw2s.trainer.training import TrainConfig, encode_texts, one_hot_targets, train_classifier  # noqa: E402
+import torch
+from _common import best_of, synthetic_task
+from ensemw2s.trainer.models import Classifier, load_classifier
+from ensemw2s.trainer.training import TrainConfig, encode_texts, one_hot_targets, train_classifier
+from torch import nn
 
 
 class _WithLoss(nn.Module):
@@ -100,8 +99,10 @@ def main() -> None:
         ("train_classifier, random batches", plain_examples / plain_seconds),
         ("train_classifier, length-grouped (default)", ours_examples / ours_seconds),
     ]
-    print(f"tiny-weak, {arguments.examples} examples x {arguments.epochs} epoch(s), batch 32, "
-          f"threads {arguments.threads}, end-to-end incl. setup, best of 2")
+    print(
+        f"tiny-weak, {arguments.examples} examples x {arguments.epochs} epoch(s), batch 32, "
+        f"threads {arguments.threads}, end-to-end incl. setup, best of 2"
+    )
     for name, rate in rows:
         print(f"  {name:<44} {rate:9.1f} examples/s   ratio {rate / hf_rate:5.2f}x")
     print(f"RATIO train_classifier / HF Trainer = {rows[-1][1] / hf_rate:.2f} (target >= 1.0)")

@@ -7,6 +7,7 @@ openAPIV3Schema is generated from these models (``ensemw2s.operator.crd``).
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
@@ -206,7 +207,9 @@ class ExperimentSpec(SpecModel):
     """Everything one EnsemW2S experiment declares."""
 
     task: Task = Task.CLASSIFICATION
-    seeds: list[int] = Field(default_factory=lambda: [42], min_length=1, max_length=16)
+    seeds: list[Annotated[int, Field(ge=0, le=2**31 - 1)]] = Field(
+        default_factory=lambda: [42], min_length=1, max_length=16, description="One replicate per seed (data and torch)."
+    )
     dataset: Dataset
     weak: Weak
     ensemble: Ensemble = Field(default_factory=Ensemble)

@@ -604,7 +604,7 @@ def kubeconfig(cluster: ClusterEmulator, tmp_path: Path) -> Path:
 async def operator(
     kubeconfig: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Callable[..., Awaitable[OperatorProcess]]]:
-    """A factory: ``await operator("--namespace", "default")`` starts one; all are stopped at the end."""
+    """A factory: ``await operator("--namespace", "default")`` starts one; all are killed at the end."""
     started: list[OperatorProcess] = []
 
     async def start(*args: str, interval: float = 0.3, env: Mapping[str, str] | None = None) -> OperatorProcess:
@@ -614,7 +614,7 @@ async def operator(
 
     yield start
     for process in started:
-        await process.stop()
+        await process.kill()  # a graceful stop waits out Kopf's 2 s exit timeout; test_cli.py tests it once
     failed = request.node.stash.get(_FAILED, False)
     if failed:
         for process in started:

@@ -15,7 +15,7 @@ from .losses import (
     soft_cross_entropy,
 )
 from .predict import predict_proba
-from .runtime import make_accelerator, resolve_mixed_precision, set_threads
+from .runtime import available_cpus, make_accelerator, resolve_mixed_precision, set_threads
 
 __all__ = [
     "BatchPlan",
@@ -28,6 +28,7 @@ __all__ = [
     "TrainReport",
     "TrainingError",
     "WeightingMode",
+    "available_cpus",
     "encode_texts",
     "epoch_batches",
     "harden_predictions",

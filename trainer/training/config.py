@@ -48,7 +48,7 @@ class TrainConfig:
     sample_weighting: WeightingMode = WeightingMode.NONE
     checkpoint_every_steps: int = 0  # 0 = never
     mixed_precision: MixedPrecision = MixedPrecision.AUTO
-    threads: int | None = None  # torch CPU threads; None = os.cpu_count()
+    threads: int | None = None  # torch CPU threads; None = available cores (affinity and cgroup limit)
     grad_accum: int = 1
     group_by_length: bool = True  # batches of similar length, batch order shuffled
     log_every_steps: int = 10  # on_progress cadence (each call synchronises the device once)

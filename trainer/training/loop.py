@@ -62,7 +62,7 @@ def train_classifier(
     targets: np.ndarray,
     config: TrainConfig,
     sample_weights: np.ndarray | None = None,
-    checkpoint_dir: Path | None = None,
+    checkpoint_dir: Path | str | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
 ) -> TrainReport:
     """Fine-tune ``classifier`` on ``encoded`` with soft ``targets`` (N, K); see :class:`TrainConfig`.
@@ -72,6 +72,7 @@ def train_classifier(
     uninterrupted one.
     """
     check_inputs(classifier, encoded, targets, config, sample_weights)
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     set_threads(config.threads)
     accelerator = make_accelerator(resolve_mixed_precision(config.mixed_precision))
     torch.manual_seed(config.seed)

@@ -1,0 +1,74 @@
+"""The operator killed mid-run and started again: no duplicate Job, no lost stage."""
+
+from __future__ import annotations
+
+import asyncio
+
+NS = "default"
+
+
+async def test_operator_killed_mid_run_resumes_without_duplicates(
+    cluster, kubelet, operator, drive, experiment_spec, wait_for
+):
+    first = await operator("--namespace", NS)
+    await cluster.create_experiment(NS, "phoenix", experiment_spec(baselines={"w2s": True, "ceiling": False}))
+    prepare = (await wait_for(lambda: cluster.jobs(NS, "phoenix"), what="prepare"))[0]
+    await kubelet.start(prepare)
+    await kubelet.succeed(prepare)
+    weak = await wait_for(lambda: cluster.get("batch/v1/jobs", NS, "phoenix-weak-s1-r0"), what="weak-s1-r0")
+    await kubelet.start(weak)
+    await wait_for(
+        lambda: cluster.experiment(NS, "phoenix")["status"]["stageCounts"]["active"] == 1, what="weak-r0 running"
+    )
+
+    await first.kill()  # SIGKILL: no graceful anything
+
+    # While the operator is down the stage finishes: the only notice of it is the Job's state.
+    await kubelet.succeed(cluster.get("batch/v1/jobs", NS, "phoenix-weak-s1-r0"))
+    assert cluster.experiment(NS, "phoenix")["status"]["succeededStages"] == ["prepare-s1"]
+
+    await operator("--namespace", NS)
+    # The restarted operator sees the finished stage and starts both of its successors, once.
+    names = await wait_for(
+        lambda: (n := {j["metadata"]["name"] for j in cluster.jobs(NS, "phoenix")}) and len(n) == 4 and n,
+        what="weak-s1-r1 and strong-s1-w2s",
+    )
+    assert names == {"phoenix-prepare-s1", "phoenix-weak-s1-r0", "phoenix-weak-s1-r1", "phoenix-strong-s1-w2s"}
+
+    order = await drive(NS, "phoenix", until="Succeeded")
+
+    assert sorted(order) == sorted(["weak-s1-r1", "strong-s1-w2s", "aggregate-s1", "strong-s1-ensemble", "report"])
+    status = cluster.experiment(NS, "phoenix")["status"]
+    assert status["succeededStages"] == [
+        "prepare-s1", "weak-s1-r0", "weak-s1-r1", "aggregate-s1", "strong-s1-ensemble", "strong-s1-w2s", "report",
+    ]  # fmt: skip
+    job_creations = {name: count for (kind, _, name), count in cluster.creations.items() if kind == "jobs"}
+    assert len(job_creations) == 7 and set(job_creations.values()) == {1}, job_creations
+    events = [e["reason"] for e in cluster.events(NS, "phoenix")]
+    assert events.count("StageStarted") == 7 and events.count("Accepted") == 1
+
+
+async def test_restart_with_nothing_new_writes_nothing(cluster, kubelet, operator, drive, experiment_spec, wait_for):
+    """A finished experiment stays as it is across restarts: same status, no new Job, no new event."""
+    first = await operator("--namespace", NS)
+    await cluster.create_experiment(NS, "done", experiment_spec())
+    await drive(NS, "done")
+    await wait_for(lambda: "Succeeded" in [e["reason"] for e in cluster.events(NS, "done")], what="events")
+    await first.kill()
+    before = cluster.experiment(NS, "done")
+    events_before = len(cluster.events(NS, "done"))
+
+    second = await operator("--namespace", NS)
+
+    async def resumed() -> bool:
+        return 'ensemw2s_reconcile_total{result="ok"} 1.0' in await second.scrape()
+
+    await wait_for(resumed, what="the resume reconciliation")
+    await asyncio.sleep(1.0)  # several resync intervals: a finished experiment is not resynced
+
+    after = cluster.experiment(NS, "done")
+    assert after["status"] == before["status"]
+    assert after["metadata"] == before["metadata"], (before["metadata"], after["metadata"])
+    assert len(cluster.events(NS, "done")) == events_before
+    assert all(count == 1 for (kind, _, _), count in cluster.creations.items() if kind == "jobs")
+    assert 'ensemw2s_reconcile_total{result="ok"} 1.0' in await second.scrape()
