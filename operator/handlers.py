@@ -360,7 +360,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, reconciler
     @kopf.on.event("batch", "v1", "jobs", registry=registry, labels={LABEL_MANAGED_BY: MANAGER})
     async def reconcile_on_job_event(event: Mapping[str, Any], namespace: str, body: kopf.Body, **_: Any) -> None:
         experiment = owner_experiment(body)
-        if experiment is None or (event.get("type") != "DELETED" and not body.get("status")):
+        if experiment is None or event.get("type") is None:
+            return  # a listing (start-up, re-watch) is no change: resume handlers and the timer cover it
+        if event.get("type") != "DELETED" and not body.get("status"):
             return  # a Job we just created (no status yet) changes nothing
         try:
             await reconciler.reconcile(namespace, experiment, coalesce=True)

@@ -138,6 +138,8 @@ class ClusterEmulator(kmock.KubernetesEmulator):
                 assigned_uid = self._prepare_create(request)
             elif request.action == kmock.action.UPDATE and request.name:
                 self._prepare_update(request)
+        elif request.resource is not None and isinstance(request.data, list) and request.name:
+            self._prepare_json_patch(request)
         if request.resource is not None and request.action == kmock.action.DELETE and request.name:
             doomed_uid = self._uid_of(request.resource, request.namespace, request.name)
         response = await super()._handle(request)
@@ -179,6 +181,17 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             spec = dict(current.get("spec") or {})
             if merge_patch(spec, patch["spec"]) != spec:
                 meta_patch["generation"] = int(_meta(current).get("generation") or 1) + 1
+
+    def _prepare_json_patch(self, request: kmock.Request) -> None:
+        """A JSON patch (Kopf's finalizer and progress writes) bumps resourceVersion, and generation for /spec."""
+        key = (request.resource, request.namespace, request.name)
+        if request.action != kmock.action.UPDATE or key not in self.objects or self.objects[key].deleted:
+            return
+        meta = _meta(self.objects[key].raw)
+        ops: list[dict[str, Any]] = request.data
+        if request.subresource is None and any(str(op.get("path", "")).startswith("/spec") for op in ops):
+            ops.append({"op": "replace", "path": "/metadata/generation", "value": int(meta.get("generation") or 1) + 1})
+        ops.append({"op": "replace", "path": "/metadata/resourceVersion", "value": self.next_revision()})
 
     def _uid_of(self, resource: Any, namespace: str | None, name: str) -> str | None:
         key = (resource, namespace, name)

@@ -85,7 +85,8 @@ def train_classifier(
         pool, encoded.lengths.numpy(), config.batch_size, config.epochs, config.seed, config.group_by_length
     )
     total = plan.total_steps
-    optimizer = AdamW(classifier.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    fused = accelerator.device.type == "cuda"  # one kernel for the whole update on GPUs
+    optimizer = AdamW(classifier.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused)
     scheduler = LambdaLR(optimizer, _lr_factor(config.schedule, total))
     model, optimizer = accelerator.prepare(classifier, optimizer)
 
@@ -134,7 +135,7 @@ def train_classifier(
         window_steps += 1
         done = step + 1
         if done % config.log_every_steps == 0 or done == total:
-            last_loss = float(window_loss) / window_steps / world
+            last_loss = float(window_loss) / window_steps  # this process's batches (all of them on one)
             if on_progress is not None:
                 elapsed = time.perf_counter() - began
                 on_progress(
