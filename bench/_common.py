@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,9 +49,6 @@ WORDS = [
 ]
 POSITIVE, NEGATIVE = {"great", "good", "fine", "nice"}, {"bad", "awful", "poor", "terrible"}
 
-T = TypeVar("T")
-
-
 def synthetic_task(count: int, seed: int = 0, min_words: int = 4, max_words: int = 60) -> tuple[list[str], np.ndarray]:
     """Texts of varied length and a binary label (more positive than negative words)."""
     rng = np.random.default_rng(seed)
@@ -63,12 +60,21 @@ def synthetic_task(count: int, seed: int = 0, min_words: int = 4, max_words: int
     return texts, np.array(labels)
 
 
-def best_of(repeats: int, run: Callable[[], T]) -> tuple[float, T]:
-    """Fastest wall time of ``repeats`` runs, and the last result."""
-    best, result = float("inf"), None
+@dataclass
+class Timing:
+    wall: float = float("inf")  # best wall-clock seconds
+    cpu: float = float("inf")  # best CPU seconds of this process (robust when other jobs share the cores)
+
+
+def compare(runs: dict[str, Callable[[], int]], repeats: int) -> dict[str, tuple[Timing, int]]:
+    """Run every side ``repeats`` times, interleaved; best wall and CPU time per side, and its count."""
+    results: dict[str, tuple[Timing, int]] = {name: (Timing(), 0) for name in runs}
     for _ in range(repeats):
-        began = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - began)
-    assert result is not None
-    return best, result
+        for name, run in runs.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            count = run()
+            timing = results[name][0]
+            timing.wall = min(timing.wall, time.perf_counter() - wall)
+            timing.cpu = min(timing.cpu, time.process_time() - cpu)
+            results[name] = (timing, count)
+    return results

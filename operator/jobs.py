@@ -194,6 +194,12 @@ def _volumes(manifest: ExperimentManifest, resources: Resources) -> tuple[list[d
     return volumes, mounts
 
 
+def _command(manifest: ExperimentManifest, stage: Stage, resources: Resources) -> list[str]:
+    """One process per GPU; strong stages with ``nodes > 1`` (or several GPUs) start through torchrun."""
+    nodes = manifest.spec.strong.nodes if stage.kind is StageKind.STRONG else 1
+    return stage_command(stage, nodes=nodes, processes_per_node=max(resources.gpus, 1))
+
+
 def _container(
     manifest: ExperimentManifest, stage: Stage, resources: Resources, mounts: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -201,7 +207,7 @@ def _container(
         "name": CONTAINER,
         "image": manifest.spec.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": stage_command(stage),
+        "command": _command(manifest, stage, resources),
         "env": _env(manifest, stage),
         "resources": container_resources(resources),
         "volumeMounts": mounts,

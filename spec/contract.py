@@ -46,8 +46,24 @@ def stage_argv(stage: Stage) -> list[str]:
     return argv
 
 
-def stage_command(stage: Stage, python: str = "python") -> list[str]:
-    return [python, "-m", TRAINER_MODULE, *stage_argv(stage)]
+def stage_command(stage: Stage, python: str = "python", nodes: int = 1, processes_per_node: int = 1) -> list[str]:
+    """The container command. Across several nodes (an Indexed Job), ``torchrun`` starts the same module on
+    every pod and rendezvouses through the environment the operator sets (``$(VAR)`` is expanded by the
+    kubelet, no shell needed); the trainer publishes from rank 0 only.
+    """
+    if nodes <= 1 and processes_per_node <= 1:
+        return [python, "-m", TRAINER_MODULE, *stage_argv(stage)]
+    return [
+        "torchrun",
+        f"--nnodes={nodes}",
+        "--node_rank=$(NODE_RANK)",
+        f"--nproc_per_node={max(processes_per_node, 1)}",
+        "--master_addr=$(MASTER_ADDR)",
+        "--master_port=$(MASTER_PORT)",
+        "-m",
+        TRAINER_MODULE,
+        *stage_argv(stage),
+    ]
 
 
 def stage_environment(invocation: StageInvocation) -> dict[str, str]:

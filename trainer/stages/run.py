@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +14,7 @@ from ensemw2s.spec import ExperimentManifest, Stage, StageKind, StageSummary, bu
 from ..errors import MissingInput, StageFailed, TrainerError
 from ..keys import stage_keys
 from ..progress import LineProgress, ProgressSink
-from ..store import ExperimentStore
+from ..store import ExperimentStore, StageWorkspace
 from .context import StageContext, StageResult
 
 StageFunction = Callable[[StageContext], StageResult]
@@ -60,6 +62,8 @@ def run_stage(
                 stage.name, f"needs {dependency.name} (key {keys[dependency]}) to have finished; run it first"
             )
     started = time.monotonic()
+    if process_rank() > 0:
+        return _run_as_helper_rank(manifest, stage, store, keys, sink, started)
     with store.workspace(stage, key) as workspace:
         context = StageContext(manifest, stage, store, keys, workspace, sink)
         try:
@@ -78,6 +82,28 @@ def run_stage(
         )
         store.publish(stage, key, workspace, summary)
     return summary
+
+
+def process_rank() -> int:
+    """This process's rank under torchrun/accelerate launch (0 when launched alone)."""
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def _run_as_helper_rank(
+    manifest: ExperimentManifest,
+    stage: Stage,
+    store: ExperimentStore,
+    keys: dict[Stage, str],
+    sink: ProgressSink,
+    started: float,
+) -> StageSummary:
+    """Ranks > 0 train in lockstep with rank 0 and read its checkpoints, but write into a private scratch
+    folder and publish nothing: rank 0 alone owns the stage's output."""
+    key = keys[stage]
+    with store.workspace(stage, key) as shared, tempfile.TemporaryDirectory(prefix="ensemw2s-rank-") as scratch:
+        workspace = StageWorkspace(Path(scratch), shared.checkpoints)
+        result = stage_function(stage.kind)(StageContext(manifest, stage, store, keys, workspace, sink))
+    return StageSummary(stage=stage.name, key=key, seconds=round(time.monotonic() - started, 3), metrics=result.metrics)
 
 
 def write_termination_message(path: str | None, summary: StageSummary) -> None:

@@ -308,3 +308,24 @@ def test_owner_from_body_without_uid_is_permanent():
     }
     with pytest.raises(PermanentError, match=r"experiment e: metadata.uid missing"):
         owner_from_body(body)
+
+
+def test_multi_node_strong_stage_starts_through_torchrun(make_manifest, owner):
+    manifest = multi_node(make_manifest)
+    stage = Stage(StageKind.STRONG, 1, variant=StrongVariant.CEILING)
+    command = build_stage_job(manifest, stage, owner)["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[:6] == [
+        "torchrun",
+        "--nnodes=3",
+        "--node_rank=$(NODE_RANK)",
+        "--nproc_per_node=2",
+        "--master_addr=$(MASTER_ADDR)",
+        "--master_port=$(MASTER_PORT)",
+    ]
+    assert command[6:] == ["-m", "ensemw2s.trainer", "strong", "--seed", "1", "--variant", "ceiling"]
+
+
+def test_single_process_stages_run_the_trainer_module_directly(manifest, owner):
+    stage = Stage(StageKind.WEAK, manifest.spec.seeds[0], round=0)
+    command = build_stage_job(manifest, stage, owner)["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[:3] == ["python", "-m", "ensemw2s.trainer"]

@@ -80,3 +80,11 @@ def test_a_stage_without_its_inputs_says_what_to_run(tiny_manifest: ExperimentMa
 def test_a_stage_outside_the_graph_is_refused(tiny_manifest: ExperimentManifest, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="not a stage of this experiment"):
         run_stage(tiny_manifest, Stage(StageKind.WEAK, 1, round=7), str(tmp_path), SilentProgress())
+
+
+def test_helper_ranks_publish_nothing(tiny_manifest: ExperimentManifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANK", "1")
+    summary = run_stage(tiny_manifest, Stage(StageKind.PREPARE, 1), str(tmp_path), SilentProgress())
+    assert summary.stage == "prepare-s1"
+    assert not list(tmp_path.rglob("stage.json")), "only rank 0 publishes a stage"
+    assert not list(tmp_path.rglob("examples.json")), "helper ranks write into private scratch"
