@@ -49,6 +49,7 @@ WORDS = [
 ]
 POSITIVE, NEGATIVE = {"great", "good", "fine", "nice"}, {"bad", "awful", "poor", "terrible"}
 
+
 def synthetic_task(count: int, seed: int = 0, min_words: int = 4, max_words: int = 60) -> tuple[list[str], np.ndarray]:
     """Texts of varied length and a binary label (more positive than negative words)."""
     rng = np.random.default_rng(seed)

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import torch
-from _common import synthetic_task
+from _common import compare, synthetic_task
 from ensemw2s.trainer.models import load_classifier
 from ensemw2s.trainer.training import EncodedTexts, encode_texts, predict_proba
 
@@ -67,6 +67,7 @@ def main() -> None:
         f"RATIO predict_proba / one-at-a-time: wall {base.wall / ours.wall:.1f}x, "
         f"CPU {base.cpu / ours.cpu:.1f}x (target >= 10x)"
     )
+
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from _common import synthetic_task
+from _common import compare, synthetic_task
 from ensemw2s.trainer.models import Classifier, load_classifier
 from ensemw2s.trainer.training import TrainConfig, encode_texts, one_hot_targets, train_classifier
 from torch import nn
@@ -116,6 +116,7 @@ def main() -> None:
             f"RATIO {name} / HF Trainer: wall {baseline_timing.wall / baseline_count / (timing.wall / count):.2f}, "
             f"CPU {baseline_timing.cpu / baseline_count / (timing.cpu / count):.2f} (target >= 1.0)"
         )
+
 
 if __name__ == "__main__":
     main()

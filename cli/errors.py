@@ -1,9 +1,9 @@
 """Exit codes and the one way w2sctl reports a known error.
 
-    0  ok
-    1  a known error: one ``Error: ...`` line on stderr (a traceback only with W2SCTL_DEBUG=1)
-    2  usage error (bad flags or arguments; typer/click's own code)
-    3  the experiment ran (or was waited for) and failed
+0  ok
+1  a known error: one ``Error: ...`` line on stderr (a traceback only with W2SCTL_DEBUG=1)
+2  usage error (bad flags or arguments; typer/click's own code)
+3  the experiment ran (or was waited for) and failed
 """
 
 from __future__ import annotations

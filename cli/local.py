@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
 from ensemw2s.spec import Severity, Target, load_manifest, semantic_problems
+from rich.console import Console
 
 from .errors import CliError, ExitCode
 from .output import OutputFormat
@@ -57,7 +56,9 @@ def run(
     state: State = ctx.obj
     manifest = load_manifest(file)
     if threads is not None:
-        spec = manifest.spec.model_copy(update={"runtime": manifest.spec.runtime.model_copy(update={"threads": threads})})
+        spec = manifest.spec.model_copy(
+            update={"runtime": manifest.spec.runtime.model_copy(update={"threads": threads})}
+        )
         manifest = manifest.model_copy(update={"spec": spec})
     for warning in semantic_problems(manifest.spec):
         if warning.severity is Severity.WARNING:
@@ -68,10 +69,7 @@ def run(
 
     sink = progress_for(state.err, stages)
     try:
-        if hasattr(sink, "__enter__"):
-            with sink:  # type: ignore[attr-defined]
-                outcome = run_experiment(manifest, root, sink, fresh=not resume)
-        else:
+        with sink:
             outcome = run_experiment(manifest, root, sink, fresh=not resume)
     except StageFailed as exc:
         raise CliError(f"{manifest.name}: {exc}", ExitCode.EXPERIMENT_FAILED) from exc

@@ -10,7 +10,6 @@ import sys
 from typing import Annotated
 
 import typer
-
 from ensemw2s.spec import SpecError
 
 from . import local
@@ -32,7 +31,9 @@ def root(
     ctx: typer.Context,
     output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = OutputFormat.TABLE,
     namespace: Annotated[str, typer.Option("--namespace", "-n", help="Kubernetes namespace.")] = "default",
-    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file.")] = None,
+    kubeconfig: Annotated[
+        str | None, typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file.")
+    ] = None,
     context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
 ) -> None:
     ctx.obj = State(output=output, namespace=namespace, kubeconfig=kubeconfig, context=context)

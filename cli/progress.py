@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from ensemw2s.trainer.progress import LineProgress
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-
-from ensemw2s.trainer.progress import LineProgress
 
 
 class RichProgress:

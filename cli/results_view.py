@@ -34,7 +34,9 @@ def results_rows(results: ExperimentResults) -> Rows:
         for i in range(5)
     ]
     footer = [""] + [f"{e.name}: seen in {e.seen_in} of {e.of} seeds ({e.detail})" for e in results.effects]
-    footer += [f"seed {s.seed}: chosen r = {s.chosen_round}" + (f"; {s.stop_reason}" if s.stop_reason else "") for s in seeds]
+    footer += [
+        f"seed {s.seed}: chosen r = {s.chosen_round}" + (f"; {s.stop_reason}" if s.stop_reason else "") for s in seeds
+    ]
     for s in seeds:
         footer += [f"seed {s.seed}: {note}" for note in s.notes]
     return Rows(

@@ -251,7 +251,9 @@ class Reconciler:
             self.forget(namespace, name)
             return
         for event in plan.events:
-            logger.info("%s/%s: %s: %s", namespace, name, event.reason, event.message.splitlines()[0] if event.message else "")
+            logger.info(
+                "%s/%s: %s: %s", namespace, name, event.reason, event.message.splitlines()[0] if event.message else ""
+            )
             self._emit(body, event)
         self._record_metrics(namespace, name, previous, plan.status)
 

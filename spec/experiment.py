@@ -105,7 +105,7 @@ class Dataset(SpecModel):
     source: str | None = Field(None, description="A local JSONL/CSV file or fsspec URL; overrides the registry.")
     max_items: int | None = Field(None, ge=4, description="Cap on the loaded pool before splitting.")
     split: SplitStrategy = SplitStrategy.EASY_TO_HARD
-    difficulty: Difficulty = Field(default_factory=Difficulty)  # type: ignore[arg-type]
+    difficulty: Difficulty = Field(default_factory=Difficulty)
     sizes: SplitSizes
 
 
@@ -132,8 +132,8 @@ class Weak(SpecModel):
     rounds: int = Field(4, ge=1, le=100, description="AdaBoost rounds T.")
     sample_weighting: SampleWeighting = SampleWeighting.WEIGHTED_LOSS
     error_estimate: ErrorEstimate = ErrorEstimate.TRAIN
-    training: Training = Field(default_factory=Training)  # type: ignore[arg-type]
-    resources: Resources = Field(default_factory=Resources)  # type: ignore[arg-type]
+    training: Training = Field(default_factory=Training)
+    resources: Resources = Field(default_factory=Resources)
 
 
 class Ensemble(SpecModel):
@@ -146,8 +146,8 @@ class Strong(SpecModel):
     model: str = Field(min_length=1, description="Preset (minilm), Hugging Face id or local path.")
     head: HeadKind = HeadKind.AUTO
     loss: StudentLoss = StudentLoss.XENT
-    training: Training = Field(default_factory=Training)  # type: ignore[arg-type]
-    resources: Resources = Field(default_factory=Resources)  # type: ignore[arg-type]
+    training: Training = Field(default_factory=Training)
+    resources: Resources = Field(default_factory=Resources)
     nodes: int = Field(1, ge=1, le=128, description="Nodes for multi-node strong training (Indexed Job).")
 
 
@@ -208,18 +208,21 @@ class ExperimentSpec(SpecModel):
 
     task: Task = Task.CLASSIFICATION
     seeds: list[Annotated[int, Field(ge=0, le=2**31 - 1)]] = Field(
-        default_factory=lambda: [42], min_length=1, max_length=16, description="One replicate per seed (data and torch)."
+        default_factory=lambda: [42],
+        min_length=1,
+        max_length=16,
+        description="One replicate per seed (data and torch).",
     )
     dataset: Dataset
     weak: Weak
     ensemble: Ensemble = Field(default_factory=Ensemble)
     strong: Strong
-    baselines: Baselines = Field(default_factory=Baselines)  # type: ignore[arg-type]
-    runtime: Runtime = Field(default_factory=Runtime)  # type: ignore[arg-type]
+    baselines: Baselines = Field(default_factory=Baselines)
+    runtime: Runtime = Field(default_factory=Runtime)
     image: str = Field("ghcr.io/ensemw2s/trainer:0.1.0", min_length=1)
-    storage: Storage = Field(default_factory=Storage)  # type: ignore[arg-type]
-    run_policy: RunPolicy = Field(default_factory=RunPolicy)  # type: ignore[arg-type]
-    scheduling: Scheduling = Field(default_factory=Scheduling)  # type: ignore[arg-type]
+    storage: Storage = Field(default_factory=Storage)
+    run_policy: RunPolicy = Field(default_factory=RunPolicy)
+    scheduling: Scheduling = Field(default_factory=Scheduling)
 
     @field_validator("seeds")
     @classmethod

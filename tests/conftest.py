@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ensemw2s.spec import ExperimentManifest, load_manifest, parse_manifest
 from ensemw2s.trainer.progress import SilentProgress
 from ensemw2s.trainer.runner import run_experiment
@@ -29,7 +28,13 @@ TINY = {
         },
         "strong": {
             "model": "tiny-strong",
-            "training": {"epochs": 2, "batchSize": 16, "learningRate": 0.001, "maxLength": 24, "checkpointEverySteps": 2},
+            "training": {
+                "epochs": 2,
+                "batchSize": 16,
+                "learningRate": 0.001,
+                "maxLength": 24,
+                "checkpointEverySteps": 2,
+            },
         },
         "runtime": {"threads": 1},
     },

@@ -15,11 +15,26 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = {"spec": "ensemw2s.spec", "trainer": "ensemw2s.trainer", "operator": "ensemw2s.operator", "cli": "ensemw2s.cli"}
+PACKAGES = {
+    "spec": "ensemw2s.spec",
+    "trainer": "ensemw2s.trainer",
+    "operator": "ensemw2s.operator",
+    "cli": "ensemw2s.cli",
+}
 
 FORBIDDEN = {
-    "spec": {"torch", "transformers", "accelerate", "kopf", "kubernetes", "typer", "rich", "ensemw2s.trainer",
-             "ensemw2s.operator", "ensemw2s.cli"},
+    "spec": {
+        "torch",
+        "transformers",
+        "accelerate",
+        "kopf",
+        "kubernetes",
+        "typer",
+        "rich",
+        "ensemw2s.trainer",
+        "ensemw2s.operator",
+        "ensemw2s.cli",
+    },
     "trainer": {"kopf", "kubernetes", "typer", "rich", "ensemw2s.operator", "ensemw2s.cli"},
     "operator": {"torch", "transformers", "accelerate", "typer", "rich", "ensemw2s.trainer", "ensemw2s.cli"},
     "cli": set(),
@@ -90,6 +105,8 @@ def test_cli_root_does_not_import_the_ml_or_cluster_stack(argv: list[str], tmp_p
 
 
 def test_spec_imports_only_pydantic_and_yaml(tmp_path: Path) -> None:
-    code = "import sys, ensemw2s.spec; print(sorted(m for m in ('torch','numpy','kopf','kubernetes') if m in sys.modules))"
+    code = (
+        "import sys, ensemw2s.spec; print(sorted(m for m in ('torch','numpy','kopf','kubernetes') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -35,7 +35,11 @@ def _own_config(spec: ExperimentSpec, stage: Stage) -> dict[str, Any]:
     if stage.kind is StageKind.PREPARE:
         config: dict[str, Any] = {
             "dataset": spec.dataset.to_json_dict(),
-            "weak": {"model": spec.weak.model, "head": spec.weak.head.value, "maxLength": spec.weak.training.max_length},
+            "weak": {
+                "model": spec.weak.model,
+                "head": spec.weak.head.value,
+                "maxLength": spec.weak.training.max_length,
+            },
             "strong": {"model": spec.strong.model, "maxLength": spec.strong.training.max_length},
         }
         if spec.dataset.difficulty.method is DifficultyMethod.KFOLD:
@@ -78,6 +82,12 @@ def _stage_keys(spec_json: str) -> tuple[tuple[Stage, str], ...]:
         if stage.kind in {StageKind.AGGREGATE, StageKind.STRONG}:
             inputs.append(keys[Stage(StageKind.PREPARE, stage.seed)])
         keys[stage] = digest(
-            {"v": FORMAT_VERSION, "stage": stage.name, "seed": stage.seed, "own": _own_config(spec, stage), "in": inputs}
+            {
+                "v": FORMAT_VERSION,
+                "stage": stage.name,
+                "seed": stage.seed,
+                "own": _own_config(spec, stage),
+                "in": inputs,
+            }
         )
     return tuple(keys.items())

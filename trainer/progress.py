@@ -20,6 +20,12 @@ class ProgressSink(Protocol):
 class LineProgress:
     """Plain lines on stderr, at most one progress line every ``interval`` seconds per stage."""
 
+    def __enter__(self) -> LineProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
     def __init__(self, interval: float = 10.0) -> None:
         self.interval = interval
         self._last: dict[str, float] = {}

@@ -21,7 +21,7 @@ def configure_runtime(threads: int | None) -> int:
     import torch
     import transformers
 
-    transformers.logging.set_verbosity_error()
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     count = threads or available_cores()
     torch.set_num_threads(count)
     return count

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ensemw2s.cli.main import main
 
 
@@ -22,7 +21,9 @@ def test_validate_ok(tiny_file: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().out.strip() == f"{tiny_file}: valid (default/tiny)"
 
 
-def test_validate_reports_every_problem(tiny_data: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_reports_every_problem(
+    tiny_data: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = json.loads(json.dumps(tiny_data))
     data["spec"]["weak"]["rounds"] = 0
     data["spec"]["dataset"]["sizes"]["easy"] = 0
@@ -32,7 +33,9 @@ def test_validate_reports_every_problem(tiny_data: dict[str, object], tmp_path: 
     assert "spec.weak.rounds: must be >= 1 (got 0)" in err
 
 
-def test_validate_semantic_error_and_cluster_checks(tiny_data: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_semantic_error_and_cluster_checks(
+    tiny_data: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = json.loads(json.dumps(tiny_data))
     data["spec"]["dataset"]["name"] = "sciqq"
     assert main(["validate", str(write(tmp_path, data))]) == 1
@@ -74,7 +77,9 @@ def test_run_json_output_is_the_results_document(
     assert set(results["mean"]) == {"weak", "weakEnsemble", "w2s", "ensemw2s", "ceiling"}
 
 
-def test_a_failing_stage_exits_3(tiny_data: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failing_stage_exits_3(
+    tiny_data: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = json.loads(json.dumps(tiny_data))
     data["spec"]["dataset"]["sizes"] = {"easy": 700, "val": 60, "hardTrain": 20, "hardTest": 10}
     assert main(["run", str(write(tmp_path, data)), "--store", str(tmp_path / "store")]) == 3

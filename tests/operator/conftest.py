@@ -655,6 +655,7 @@ def drive(cluster: ClusterEmulator, kubelet: Kubelet) -> Callable[..., Awaitable
         timeout: float = 30.0,
         fail: Mapping[str, Callable[[Mapping[str, Any]], Awaitable[None]]] | None = None,
         until: str | None = None,
+        poll: float = 0.05,
     ) -> list[str]:
         """``fail`` maps stage names to coroutines that end their Job instead; ``until`` waits for that phase."""
         done: list[str] = []
@@ -678,7 +679,7 @@ def drive(cluster: ClusterEmulator, kubelet: Kubelet) -> Callable[..., Awaitable
                 else:
                     await kubelet.succeed(job)
                 done.append(stage)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(poll)
         raise AssertionError(f"{namespace}/{name} did not finish in {timeout}s; done {done}; status {status}")
 
     return run

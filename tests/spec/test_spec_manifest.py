@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from ensemw2s.spec import (
     ExperimentManifest,
     SpecError,
@@ -55,7 +54,11 @@ def test_camel_case_names_match_the_resource_shape() -> None:
     [
         (("spec", "weak", "rounds"), 0, "spec.weak.rounds: must be >= 1 (got 0)"),
         (("spec", "dataset", "sizes", "hardTrain"), -5, "spec.dataset.sizes.hardTrain: must be >= 1 (got -5)"),
-        (("spec", "weak", "sampleWeighting"), "boost", "spec.weak.sampleWeighting: must be one of 'weighted_loss' or 'resample' (got 'boost')"),
+        (
+            ("spec", "weak", "sampleWeighting"),
+            "boost",
+            "spec.weak.sampleWeighting: must be one of 'weighted_loss' or 'resample' (got 'boost')",
+        ),
         (("spec", "weak", "typo"), 1, "spec.weak.typo: unknown field"),
         (("spec", "seeds"), [], "spec.seeds: must have at least 1 items"),
         (("spec", "strong", "resources", "memory"), "lots", "spec.strong.resources.memory: must match"),
@@ -64,7 +67,9 @@ def test_camel_case_names_match_the_resource_shape() -> None:
         (("spec", "storage", "uri"), "s3://b", "spec.storage: set either pvc or uri"),
     ],
 )
-def test_errors_name_the_field_and_value(manifest_data: dict[str, Any], path: tuple[str, ...], value: Any, expected: str) -> None:
+def test_errors_name_the_field_and_value(
+    manifest_data: dict[str, Any], path: tuple[str, ...], value: Any, expected: str
+) -> None:
     data = copy.deepcopy(manifest_data)
     target = data
     for key in path[:-1]:

@@ -9,7 +9,6 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-
 from ensemw2s.spec import RoundSelection
 
 from ..method import BoostingSummary, CombineMethod, accuracy, soft_pseudo_labels, summarise_boosting
@@ -58,7 +57,7 @@ def run(context: StageContext) -> StageResult:
     method = CombineMethod(spec.ensemble.combine.value)
     boosting = summarise_boosting(
         [r["eps"] for r in kept],
-        alphas,
+        alphas.tolist(),
         stacked["val"],
         data.labels["val"],
         stacked["hard_test"],

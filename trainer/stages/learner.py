@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
-
 from ensemw2s.spec import ErrorEstimate, ExperimentSpec, SampleWeighting
 
-from ..training import TrainReport, predict_proba, train_classifier
+from ..models import Classifier
+from ..training import ProgressEvent, predict_proba, train_classifier
 from ..training.encoding import EncodedTexts
 from .prepared import NUM_CLASSES, SPLITS, PreparedData, Role
 from .training_config import weak_train_config
 
-ProgressCallback = Callable[[object], None]
+ProgressCallback = Callable[[ProgressEvent], None]
 
 
 def _fit(
@@ -23,31 +24,30 @@ def _fit(
     indices: np.ndarray,
     weights: np.ndarray,
     weighting: SampleWeighting | None,
-    checkpoint_dir: object,
+    checkpoint_dir: Path | None,
     on_progress: ProgressCallback | None,
-) -> object:
+) -> Classifier:
     from ..models import load_classifier
 
     learner = load_classifier(spec.weak.model, NUM_CLASSES, data.corpus, seed, spec.weak.head, field="spec.weak.model")
     easy: EncodedTexts = data.tokens(Role.WEAK, "easy")
-    subset = easy if len(indices) == len(easy) else easy.subset(indices)
+    subset = easy if len(indices) == len(easy) else easy.subset(indices.tolist())
     w = weights[indices]
-    report: TrainReport = train_classifier(
+    train_classifier(
         learner.model,
         subset,
         data.onehot("easy")[indices],
         weak_train_config(spec, seed, weighting),
         sample_weights=(w / w.sum()) if weighting is not None else None,
-        checkpoint_dir=checkpoint_dir,  # type: ignore[arg-type]
-        on_progress=on_progress,  # type: ignore[arg-type]
+        checkpoint_dir=checkpoint_dir,
+        on_progress=on_progress,
     )
-    del report
     return learner.model
 
 
-def _score(spec: ExperimentSpec, data: PreparedData, model: object) -> dict[str, np.ndarray]:
+def _score(spec: ExperimentSpec, data: PreparedData, model: Classifier) -> dict[str, np.ndarray]:
     batch = spec.weak.training.eval_batch_size
-    return {name: predict_proba(model, data.tokens(Role.WEAK, name), batch) for name in SPLITS}  # type: ignore[arg-type]
+    return {name: predict_proba(model, data.tokens(Role.WEAK, name), batch) for name in SPLITS}
 
 
 def train_and_score(
@@ -56,7 +56,7 @@ def train_and_score(
     seed: int,
     weights: np.ndarray,
     weighting: SampleWeighting | None,
-    checkpoints: object,
+    checkpoints: Path | None,
     on_progress: ProgressCallback | None = None,
 ) -> dict[str, np.ndarray]:
     """Probabilities of one learner on every split.
@@ -72,7 +72,7 @@ def train_and_score(
     halves = np.array_split(np.random.default_rng(seed).permutation(n), 2)
     scored = []
     for h, half in enumerate(halves):
-        sub = None if checkpoints is None else f"{checkpoints}/half-{h}"
+        sub = None if checkpoints is None else checkpoints / f"half-{h}"
         model = _fit(spec, data, seed * 2 + h, np.sort(half), weights, weighting, sub, on_progress)
         scored.append(_score(spec, data, model))
     probs = {name: (scored[0][name] + scored[1][name]) / 2 for name in SPLITS}

@@ -57,7 +57,9 @@ def run(context: StageContext) -> StageResult:
     items = load_dataset_items(dataset.name, dataset.source, dataset.max_items, seed)
     examples = to_binary_examples(items, seed)
     sizes = SplitSizes(
-        easy=dataset.sizes.easy, val=dataset.sizes.val, hard_train=dataset.sizes.hard_train,
+        easy=dataset.sizes.easy,
+        val=dataset.sizes.val,
+        hard_train=dataset.sizes.hard_train,
         hard_test=dataset.sizes.hard_test,
     )
     splits: Splits

@@ -59,7 +59,9 @@ def save_prepared(workspace: StageWorkspace, splits: Splits, tokens: dict[Role, 
     workspace.write_json(
         EXAMPLES_FILE,
         {
-            name: [{"id": e.id, "text": e.text, "label": e.label, "difficulty": e.difficulty} for e in splits.by_name(name)]
+            name: [
+                {"id": e.id, "text": e.text, "label": e.label, "difficulty": e.difficulty} for e in splits.by_name(name)
+            ]
             for name in SPLITS
         },
     )
@@ -92,4 +94,5 @@ class PreparedData:
         return EncodedTexts.load(self.output.local_path(tokens_file(role, split)))
 
     def onehot(self, split: str) -> np.ndarray:
-        return np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[split]]
+        encoded: np.ndarray = np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[split]]
+        return encoded

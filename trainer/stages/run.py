@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import tempfile
@@ -110,7 +111,6 @@ def write_termination_message(path: str | None, summary: StageSummary) -> None:
     """In a pod, leave the summary where Kubernetes picks it up for the operator (<= 4 KiB)."""
     if not path:
         return
-    try:
+    # Not in a pod, or a read-only path: the summary is in the store anyway.
+    with contextlib.suppress(OSError):
         Path(path).write_text(summary.termination_message(), encoding="utf-8")
-    except OSError:
-        pass  # not in a pod, or a read-only path: the summary is in the store anyway

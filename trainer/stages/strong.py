@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from ensemw2s.spec import LabelKind, StrongVariant
 
 from ..training import predict_proba, train_classifier
@@ -32,9 +31,12 @@ def student_targets(context: StageContext, data: PreparedData) -> np.ndarray:
     if variant is StrongVariant.W2S:
         probs = context.weak_round(0).read_arrays(PREDICTIONS_FILE)["hard_train"]
         if context.spec.baselines.w2s_labels is LabelKind.HARD:
-            return np.eye(NUM_CLASSES, dtype=np.float32)[np.argmax(probs, axis=1)]
-        return probs.astype(np.float32)
-    return context.aggregated().read_arrays(ENSEMBLE_FILE)["hard_train"].astype(np.float32)
+            hard: np.ndarray = np.eye(NUM_CLASSES, dtype=np.float32)[np.argmax(probs, axis=1)]
+            return hard
+        weak_soft: np.ndarray = probs.astype(np.float32)
+        return weak_soft
+    soft: np.ndarray = context.aggregated().read_arrays(ENSEMBLE_FILE)["hard_train"].astype(np.float32)
+    return soft
 
 
 def run(context: StageContext) -> StageResult:
@@ -43,8 +45,12 @@ def run(context: StageContext) -> StageResult:
     spec, seed = context.spec, context.seed
     data = PreparedData(context.prepared())
     targets = student_targets(context, data)
-    context.progress.stage_started(context.stage.name, f"training {spec.strong.model} on {context.stage.variant} labels")
-    student = load_classifier(spec.strong.model, NUM_CLASSES, data.corpus, seed, spec.strong.head, field="spec.strong.model")
+    context.progress.stage_started(
+        context.stage.name, f"training {spec.strong.model} on {context.stage.variant} labels"
+    )
+    student = load_classifier(
+        spec.strong.model, NUM_CLASSES, data.corpus, seed, spec.strong.head, field="spec.strong.model"
+    )
 
     def on_progress(event: Any) -> None:
         context.progress.advance(context.stage.name, int(event.step), int(event.total_steps), "")
@@ -63,8 +69,18 @@ def run(context: StageContext) -> StageResult:
     accuracy = float(np.mean(np.argmax(probs, axis=1) == labels))
     agreement = float(np.mean(np.argmax(targets, axis=1) == data.labels["hard_train"]))
     context.workspace.write_arrays(STUDENT_PREDICTIONS, hard_test=probs)
-    record = {"variant": str(context.stage.variant), "accuracy": accuracy, "labelAccuracy": agreement,
-              "examplesPerSecond": report.examples_per_second, "resumedFromStep": report.resumed_from_step}
+    record = {
+        "variant": str(context.stage.variant),
+        "accuracy": accuracy,
+        "labelAccuracy": agreement,
+        "examplesPerSecond": report.examples_per_second,
+        "resumedFromStep": report.resumed_from_step,
+    }
     context.workspace.write_json(STUDENT_FILE, record)
-    return StageResult(metrics={"accuracy": accuracy, "labelAccuracy": agreement,
-                                "examplesPerSecond": float(report.examples_per_second)})
+    return StageResult(
+        metrics={
+            "accuracy": accuracy,
+            "labelAccuracy": agreement,
+            "examplesPerSecond": float(report.examples_per_second),
+        }
+    )

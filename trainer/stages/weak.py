@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from ensemw2s.spec import EnsembleMethod
 
 from ..method import learner_errors, samme_alpha, update_weights, weighted_error
@@ -95,8 +94,6 @@ def run(context: StageContext) -> StageResult:
     context.workspace.write_arrays(WEIGHTS_FILE, weights=weights, next=next_weights, errors=errors)
     context.workspace.write_json(ROUND_FILE, record)
     return StageResult(
-        metrics={
-            k: float(record[k]) for k in ("eps", "alpha", "valAccuracy", "hardTestAccuracy", "easyAccuracy")
-        },
+        metrics={k: float(record[k]) for k in ("eps", "alpha", "valAccuracy", "hardTestAccuracy", "easyAccuracy")},
         notes=notes,
     )

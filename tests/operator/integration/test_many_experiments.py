@@ -11,12 +11,12 @@ COUNT = 20
 
 async def test_twenty_experiments_run_concurrently_to_succeeded(cluster, operator, drive, experiment_spec, wait_for):
     cluster.namespaces_known.update(NAMESPACES)
-    process = await operator("--all-namespaces")
+    process = await operator("--all-namespaces", interval=2.0)
     names = [(NAMESPACES[i % 2], f"exp-{i:02d}") for i in range(COUNT)]
 
     started = time.monotonic()
     await asyncio.gather(*(cluster.create_experiment(ns, name, experiment_spec()) for ns, name in names))
-    orders = await asyncio.gather(*(drive(ns, name, timeout=90) for ns, name in names))
+    orders = await asyncio.gather(*(drive(ns, name, timeout=90, poll=0.25) for ns, name in names))
     elapsed = time.monotonic() - started
 
     assert all(order[0] == "prepare-s1" and order[-1] == "report" and len(order) == 6 for order in orders)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 NS = "default"
 LOG = "\n".join([f"step {i} loss 0.{i}" for i in range(40)] + ["RuntimeError: CUDA out of memory"])
 

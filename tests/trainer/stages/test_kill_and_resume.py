@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from ensemw2s.spec import ExperimentManifest, load_manifest
 from ensemw2s.trainer.progress import SilentProgress
 from ensemw2s.trainer.runner import run_experiment

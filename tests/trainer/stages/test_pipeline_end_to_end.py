@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from ensemw2s.spec import ExperimentManifest, Stage, StageKind, StrongVariant, parse_manifest
 from ensemw2s.spec.results import ExperimentResults
 from ensemw2s.trainer.errors import MissingInput
@@ -30,7 +29,7 @@ def test_every_stage_published_once(finished: tuple[ExperimentManifest, Path]) -
 
 
 def test_results_are_consistent_with_stage_outputs(finished: tuple[ExperimentManifest, Path]) -> None:
-    manifest, store = finished
+    _manifest, store = finished
     root = store / "default" / "tiny"
     results = ExperimentResults.model_validate_json((root / "results.json").read_text())
     seed = results.seeds[0]
@@ -39,7 +38,11 @@ def test_results_are_consistent_with_stage_outputs(finished: tuple[ExperimentMan
     round0 = np.load(next(root.rglob("weak/r0/*/preds.npz")))["hard_test"]
     assert seed.accuracies.weak == pytest.approx(float(np.mean(round0.argmax(1) == labels)))
     assert seed.prefix[0].hard_test == pytest.approx(seed.accuracies.weak)
-    for variant, value in (("ceiling", seed.accuracies.ceiling), ("w2s", seed.accuracies.w2s), ("ensemble", seed.accuracies.ensemw2s)):
+    for variant, value in (
+        ("ceiling", seed.accuracies.ceiling),
+        ("w2s", seed.accuracies.w2s),
+        ("ensemble", seed.accuracies.ensemw2s),
+    ):
         preds = np.load(next(root.rglob(f"strong/{variant}/*/preds.npz")))["hard_test"]
         assert value == pytest.approx(float(np.mean(preds.argmax(1) == labels)))
     weak, ceiling, w2s = seed.accuracies.weak, seed.accuracies.ceiling, seed.accuracies.w2s
@@ -73,7 +76,9 @@ def test_a_changed_weak_setting_keeps_prepare_and_ceiling(finished: tuple[Experi
 
 
 def test_a_stage_without_its_inputs_says_what_to_run(tiny_manifest: ExperimentManifest, tmp_path: Path) -> None:
-    with pytest.raises(MissingInput, match=r"stage strong-s1-w2s: needs weak-s1-r0 \(key [0-9a-f]+\) to have finished; run it first"):
+    with pytest.raises(
+        MissingInput, match=r"stage strong-s1-w2s: needs weak-s1-r0 \(key [0-9a-f]+\) to have finished; run it first"
+    ):
         run_stage(tiny_manifest, Stage(StageKind.STRONG, 1, variant=StrongVariant.W2S), str(tmp_path), SilentProgress())
 
 
@@ -82,7 +87,9 @@ def test_a_stage_outside_the_graph_is_refused(tiny_manifest: ExperimentManifest,
         run_stage(tiny_manifest, Stage(StageKind.WEAK, 1, round=7), str(tmp_path), SilentProgress())
 
 
-def test_helper_ranks_publish_nothing(tiny_manifest: ExperimentManifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_helper_ranks_publish_nothing(
+    tiny_manifest: ExperimentManifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RANK", "1")
     summary = run_stage(tiny_manifest, Stage(StageKind.PREPARE, 1), str(tmp_path), SilentProgress())
     assert summary.stage == "prepare-s1"

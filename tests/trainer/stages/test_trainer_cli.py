@@ -60,7 +60,11 @@ def test_no_spec_at_all_says_how_to_pass_one(tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("W2S_")}
     done = subprocess.run(
         [sys.executable, "-m", "ensemw2s.trainer", "prepare", "--seed", "1"],
-        cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "W2S_MANIFEST_JSON and W2S_STORE must be set; pass --spec and --store" in done.stderr
