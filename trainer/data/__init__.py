@@ -8,9 +8,9 @@ Typical use (the prepare stage)::
     splits = easy_to_hard_split(examples, difficulty, SplitSizes(5839, 1000, 5840, 1000), seed=0)
 """
 
+from ensemw2s.spec import DifficultyMethod, DifficultyProxy
+
 from .difficulty import (
-    DifficultyMethod,
-    DifficultyProxy,
     FitPredict,
     difficulty_from_column,
     difficulty_from_kfold,

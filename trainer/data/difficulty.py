@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 
 import numpy as np
+from ensemw2s.spec import DifficultyProxy
 
 from .errors import DatasetError
 from .records import Example, Item
 
 FitPredict = Callable[[list[Example], list[Example]], np.ndarray]
 """fit_predict(train, score) -> class probabilities of shape (len(score), K)."""
-
-
-class DifficultyMethod(StrEnum):
-    COLUMN = "column"
-    KFOLD = "kfold"
-    PROXY = "proxy"
-    NONE = "none"
-
-
-class DifficultyProxy(StrEnum):
-    LENGTH = "length"
-    STEPS = "steps"
 
 
 # Clause boundaries for the "steps" proxy: sentence punctuation, line breaks, commas and connectives;

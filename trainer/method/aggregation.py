@@ -8,22 +8,13 @@ class id, as numpy's argmax does).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+from ensemw2s.spec import CombineMethod
 from ensemw2s.trainer.method._checks import class_labels, float_array, probabilities, same_length
 from ensemw2s.trainer.method.errors import MethodError
-
-
-class CombineMethod(enum.StrEnum):
-    """How the learners' outputs are added up."""
-
-    PROB = "prob"
-    """alpha-weighted class probabilities."""
-    VOTE = "vote"
-    """alpha-weighted votes for each learner's argmax class."""
 
 
 def ensemble_scores(

@@ -23,8 +23,10 @@ def _examples(n: int, labels: int = 2) -> list[Example]:
     return [Example(f"e{i}", " ".join(["w"] * (i + 1)), i % labels) for i in range(n)]
 
 
-def test_method_and_proxy_values():
-    assert [m.value for m in DifficultyMethod] == ["column", "kfold", "proxy", "none"]
+def test_method_and_proxy_are_the_spec_enums():
+    import ensemw2s.spec as spec
+
+    assert DifficultyMethod is spec.DifficultyMethod and DifficultyProxy is spec.DifficultyProxy
     assert [p.value for p in DifficultyProxy] == ["length", "steps"]
 
 
