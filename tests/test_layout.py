@@ -110,3 +110,19 @@ def test_spec_imports_only_pydantic_and_yaml(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_operator_imports_without_the_ml_stack(tmp_path: Path) -> None:
+    """The operator image installs ``ensemw2s[operator]`` only: no torch, transformers, numpy or fsspec."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'torch', 'transformers', 'accelerate', 'numpy', 'fsspec', 'typer', 'rich'}:\n"
+        "            raise ImportError(f'blocked: {name}')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import ensemw2s.operator, ensemw2s.operator.handlers, ensemw2s.operator.__main__\n"
+        "print('OK')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0 and "OK" in out.stdout, out.stderr
