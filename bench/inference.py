@@ -37,10 +37,21 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--data",
+        choices=["quickstart", "long"],
+        default="quickstart",
+        help="quickstart: the synthetic-sentiment statements the weak rounds score; long: 4-60 random words",
+    )
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
 
-    texts, _ = synthetic_task(arguments.examples, seed=1)
+    if arguments.data == "quickstart":
+        from ensemw2s.trainer.data import generate_synthetic_sentiment
+
+        texts = [item.text for item in generate_synthetic_sentiment(arguments.examples, seed=1)]
+    else:
+        texts, _ = synthetic_task(arguments.examples, seed=1)
     loaded = load_classifier("tiny-weak", 2, texts, seed=0)
     torch.nn.init.normal_(loaded.model.score.weight)  # non-trivial outputs to compare
     encoded = encode_texts(loaded.tokenizer, texts, 128)
@@ -60,7 +71,11 @@ def main() -> None:
     base, _ = results["one at a time (baseline)"]
     ours, _ = results["predict_proba"]
     count = len(encoded)
-    print(f"tiny-weak, {count} texts, batch {arguments.batch_size}, threads {arguments.threads}; outputs match")
+    mean_tokens = float(encoded.lengths.float().mean())
+    print(
+        f"tiny-weak, {count} {arguments.data} texts ({mean_tokens:.1f} tokens on average), batch {arguments.batch_size}, "
+        f"threads {arguments.threads}; outputs match"
+    )
     print(f"  one at a time (baseline)  {count / base.wall:9.1f} examples/s wall  {count / base.cpu:9.1f} per CPU-s")
     print(f"  predict_proba             {count / ours.wall:9.1f} examples/s wall  {count / ours.cpu:9.1f} per CPU-s")
     print(

@@ -105,12 +105,13 @@ def api_error(where: str, exc: BaseException) -> TemporaryError | PermanentError
 
 
 def _api_message(exc: ApiException) -> str:
+    """``Invalid: <the API server's message>`` from a Status body, else the HTTP reason phrase."""
     try:
         body = json.loads(exc.body or "")
     except ValueError:
-        return str(exc.reason or "")
+        body = None
     if isinstance(body, dict) and body.get("message"):
-        return f"{exc.reason or ''}: {body['message']}".strip(": ")
+        return f"{body.get('reason') or exc.reason or ''}: {body['message']}".strip(": ")
     return str(exc.reason or "")
 
 

@@ -28,7 +28,7 @@ import socket
 import sys
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,6 +115,10 @@ class ClusterEmulator(kmock.KubernetesEmulator):
     _revisions: Iterator[int] = attrs.field(factory=lambda: itertools.count(1))
     _revision: int = 0
     _closing: asyncio.Event = attrs.field(factory=asyncio.Event)
+    received: deque[tuple[str, str, str]] = attrs.field(factory=lambda: deque(maxlen=10_000))
+    """(method, path, content type) of recent requests, for assertions (KMock's own history is trimmed)."""
+    admission: Callable[[kmock.Request], str | None] | None = None
+    """An admission webhook: return a message to deny a create (HTTP 422, nothing stored)."""
 
     def next_revision(self) -> str:
         self._revision = next(self._revisions)
@@ -133,6 +137,18 @@ class ClusterEmulator(kmock.KubernetesEmulator):
     async def _handle(self, request: kmock.Request) -> web.StreamResponse:
         assigned_uid = None
         doomed_uid = None
+        self.received.append(
+            (str(request.method.value), request.url.path, str(request.headers.get("Content-Type", "")))
+        )
+        if request.action == kmock.action.CREATE and self.admission is not None:
+            denial = self.admission(request)
+            if denial is not None:
+                self._forget(request)
+                raise kmock.KubernetesError(
+                    status=422,
+                    reason="Invalid",
+                    message=f'admission webhook "policy.example.com" denied the request: {denial}',
+                )
         if request.resource is not None and isinstance(request.data, dict):
             if request.action == kmock.action.CREATE:
                 assigned_uid = self._prepare_create(request)
@@ -142,7 +158,10 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             self._prepare_json_patch(request)
         if request.resource is not None and request.action == kmock.action.DELETE and request.name:
             doomed_uid = self._uid_of(request.resource, request.namespace, request.name)
-        response = await super()._handle(request)
+        try:
+            response = await super()._handle(request)
+        finally:
+            self._forget(request)
         if assigned_uid is not None:
             meta = _meta(request.data)
             key = (request.resource, request.namespace or meta.get("namespace"), meta.get("name"))
@@ -151,6 +170,15 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         if doomed_uid is not None and response.status < 300:
             await self._collect_garbage({doomed_uid})
         return response
+
+    def _forget(self, request: kmock.Request) -> None:
+        """Keep only requests in flight: KMock matches each request by scanning every request it has
+        ever seen (O(history) per request), which slows a long test to a crawl. No test here asserts
+        on KMock's request history (``creations`` counts what matters)."""
+        for index, seen in enumerate(self._requests):
+            if seen is request:
+                del self._requests[index]
+                break
 
     def _prepare_create(self, request: kmock.Request) -> str:
         meta = request.data.setdefault("metadata", {})
@@ -695,3 +723,18 @@ def wait_for() -> Callable[..., Awaitable[Any]]:
 def experiment_spec() -> Callable[..., dict[str, Any]]:
     """``experiment_spec(**overrides)``: the tiny spec (1 seed, 2 rounds, no baselines) with top-level overrides."""
     return tiny_spec
+
+
+@pytest.fixture
+def cluster_api(kubeconfig: Path) -> Iterator[Any]:
+    """The operator's API helper, in this process, against the emulator."""
+    from ensemw2s.operator.k8s import ClusterApi, load_client_configuration
+
+    api = ClusterApi(load_client_configuration(str(kubeconfig)), workers=4)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()

@@ -1,14 +1,19 @@
 """synthetic-sentiment: the project's own seeded, license-clean easy-to-hard dataset.
 
 Short statements whose label (1 positive, 0 negative) follows from word meaning. Easy items use
-a base vocabulary; hard items use what easy items never contain: unseen synonyms, negations and
-"X, but Y" contrasts. Difficulty is known by construction, one range per kind:
+a base vocabulary; every hard item uses something easy items never contain: unseen synonyms,
+connectives, negations, "X, but Y" contrasts. Difficulty is known by construction, one range per
+kind, and the hard side is a spread:
 
     easy-plain 0.00-0.20 < easy-intensified 0.20-0.45
-    < hard-synonym 0.55-0.70 < negation 0.70-0.85 < negated-hard-synonym, contrast 0.85-1.00
+    < cued-hard-synonym 0.55-0.65 (an unseen synonym beside an easy word of the same polarity)
+    < hard-synonym 0.65-0.75, agreeing "X, and also Y" 0.65-0.75
+    < negation 0.75-0.85 < negated-hard-synonym, contrast 0.85-1.00
 
-A word-level model trained from scratch on easy items is near chance on unseen synonyms and
-wrong on negations; a pretrained encoder generalises through word meaning.
+A word-level model trained from scratch on easy items keeps some signal on cued synonyms and
+agreeing clauses (the unseen words around the easy cue are noise to it), is near chance on bare
+unseen synonyms and wrong on negations and on contrasts that open with an easy word; a pretrained
+encoder generalises through word meaning.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import numpy as np
 from .errors import DatasetError
 from .records import BinaryItem
 from .synthetic_lexicon import (
+    AGREEING_TEMPLATES,
     CONTRAST_TEMPLATES,
+    CUE_TEMPLATES,
     EASY_NEGATIVE,
     EASY_POSITIVE,
     HARD_NEGATIVE,
@@ -42,7 +49,9 @@ DEFAULT_SIZE = 6000
 class SyntheticKind(StrEnum):
     EASY_PLAIN = "easy-plain"
     EASY_INTENSIFIED = "easy-intensified"
+    CUED_HARD_SYNONYM = "cued-hard-synonym"
     HARD_SYNONYM = "hard-synonym"
+    AGREEING = "agreeing"
     NEGATION = "negation"
     NEGATED_HARD_SYNONYM = "negated-hard-synonym"
     CONTRAST = "contrast"
@@ -51,17 +60,21 @@ class SyntheticKind(StrEnum):
 DIFFICULTY_RANGES: dict[SyntheticKind, tuple[float, float]] = {
     SyntheticKind.EASY_PLAIN: (0.0, 0.2),
     SyntheticKind.EASY_INTENSIFIED: (0.2, 0.45),
-    SyntheticKind.HARD_SYNONYM: (0.55, 0.7),
-    SyntheticKind.NEGATION: (0.7, 0.85),
+    SyntheticKind.CUED_HARD_SYNONYM: (0.55, 0.65),
+    SyntheticKind.HARD_SYNONYM: (0.65, 0.75),
+    SyntheticKind.AGREEING: (0.65, 0.75),
+    SyntheticKind.NEGATION: (0.75, 0.85),
     SyntheticKind.NEGATED_HARD_SYNONYM: (0.85, 1.0),
     SyntheticKind.CONTRAST: (0.85, 1.0),
 }
 EASY_SHARES: dict[SyntheticKind, float] = {SyntheticKind.EASY_PLAIN: 0.5, SyntheticKind.EASY_INTENSIFIED: 0.5}
 HARD_SHARES: dict[SyntheticKind, float] = {
-    SyntheticKind.HARD_SYNONYM: 0.3,
-    SyntheticKind.NEGATION: 0.3,
-    SyntheticKind.NEGATED_HARD_SYNONYM: 0.2,
-    SyntheticKind.CONTRAST: 0.2,
+    SyntheticKind.CUED_HARD_SYNONYM: 0.25,
+    SyntheticKind.HARD_SYNONYM: 0.2,
+    SyntheticKind.AGREEING: 0.2,
+    SyntheticKind.NEGATION: 0.1,
+    SyntheticKind.NEGATED_HARD_SYNONYM: 0.1,
+    SyntheticKind.CONTRAST: 0.15,
 }
 
 
@@ -96,8 +109,13 @@ def _pattern(kind: SyntheticKind, label: int) -> _Pattern:
         return _Pattern(PLAIN_TEMPLATES, (subject, ("a", _adjectives(True, label))))
     if kind is SyntheticKind.EASY_INTENSIFIED:
         return _Pattern(INTENSIFIED_TEMPLATES, (subject, ("i", INTENSIFIERS), ("a", _adjectives(True, label))))
+    if kind is SyntheticKind.CUED_HARD_SYNONYM:
+        return _Pattern(CUE_TEMPLATES, (subject, ("e", _adjectives(True, label)), ("h", _adjectives(False, label))))
     if kind is SyntheticKind.HARD_SYNONYM:
         return _Pattern(PLAIN_TEMPLATES, (subject, ("a", _adjectives(False, label))))
+    if kind is SyntheticKind.AGREEING:
+        same = _adjectives(True, label) + _adjectives(False, label)
+        return _Pattern(AGREEING_TEMPLATES, (subject, ("a1", same), ("a2", same)))
     if kind is SyntheticKind.NEGATION:
         return _Pattern(NEGATED_TEMPLATES, (subject, ("a", _adjectives(True, 1 - label))))
     if kind is SyntheticKind.NEGATED_HARD_SYNONYM:

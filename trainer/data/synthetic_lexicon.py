@@ -1,8 +1,8 @@
 """The word lists of the synthetic-sentiment dataset.
 
-The easy lexicon and the hard lexicon are disjoint: no hard adjective, negator or contrast word ever
-occurs in an easy item, so a model trained from scratch on easy items has never seen them, while a
-pretrained encoder knows what they mean.
+The easy lexicon and the hard lexicon are disjoint: no hard adjective, negator, contrast word or
+connective ever occurs in an easy item, so a model trained from scratch on easy items has never seen
+them, while a pretrained encoder knows what they mean.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ HARD_NEGATIVE: tuple[str, ...] = (
 INTENSIFIERS: tuple[str, ...] = ("really", "very", "truly", "so", "quite", "extremely")
 NEGATORS: tuple[str, ...] = ("not", "never", "nobody")
 CONTRAST: tuple[str, ...] = ("but",)
+# Connectives of the compositions (cue pairs, agreeing clauses); never in an easy item either.
+CONJUNCTIONS: tuple[str, ...] = ("and", "also", "even")
 
 # Every template ends with the adjective that (after negation, if any) decides the label.
 PLAIN_TEMPLATES: tuple[str, ...] = (
@@ -56,6 +58,21 @@ NEGATED_TEMPLATES: tuple[str, ...] = (
     "{s} was not {a}", "{s} is not {a}", "{s} was never {a}", "i did not find {s} {a}",
     "{s} did not seem {a}", "we did not think {s} was {a}", "honestly {s} was not {a}",
     "{s} never felt {a}", "nobody found {s} {a}", "nobody thought {s} was {a}",
+)  # fmt: skip
+# {e} is an easy adjective and {h} a hard synonym of the same polarity: the easy cue gives a weak model
+# partial signal, the unseen word around it is noise to it. Every template ends with an adjective.
+CUE_TEMPLATES: tuple[str, ...] = (
+    "{s} was {e} and {h}", "{s} was {h} and {e}", "i found {s} {e} and {h}", "{s} felt {h} and {e}",
+    "{s} was {e}, even {h}", "honestly {s} was {h} and {e}", "we thought {s} was {e} and {h}",
+    "{s} seemed {h}, really {e}",
+)  # fmt: skip
+# {a1} and {a2} have the same polarity (easy or hard words): the same frames as the contrasts, joined
+# by "and ... also" instead of "but", so the connective decides whether the clauses must agree.
+AGREEING_TEMPLATES: tuple[str, ...] = (
+    "{s} looked {a1}, and it was also {a2}", "i expected {s} to be {a1}, and it was also {a2}",
+    "people said {s} was {a1}, and i also found it {a2}", "{s} seemed {a1}, and it was also {a2}",
+    "{s} was {a1} at first, and it also became {a2}", "the start of {s} was {a1}, and the rest was also {a2}",
+    "the reviews called {s} {a1}, and it also felt {a2}", "{s} sounded {a1}, and it also turned out {a2}",
 )  # fmt: skip
 # {a1} has the opposite polarity of {a2}; the clause after "but" decides the label.
 CONTRAST_TEMPLATES: tuple[str, ...] = (
@@ -77,11 +94,14 @@ class SyntheticLexicon:
     hard_negative: tuple[str, ...]
     negators: tuple[str, ...]
     contrast: tuple[str, ...]
+    conjunctions: tuple[str, ...]
 
     @property
     def hard_only_words(self) -> frozenset[str]:
         """Words that never occur in an easy item."""
-        return frozenset((*self.hard_positive, *self.hard_negative, *self.negators, *self.contrast))
+        return frozenset(
+            (*self.hard_positive, *self.hard_negative, *self.negators, *self.contrast, *self.conjunctions)
+        )
 
     def polarity(self, adjective: str) -> int:
         """1 for a positive adjective, 0 for a negative one."""
@@ -101,4 +121,5 @@ def synthetic_lexicon() -> SyntheticLexicon:
         hard_negative=HARD_NEGATIVE,
         negators=NEGATORS,
         contrast=CONTRAST,
+        conjunctions=CONJUNCTIONS,
     )

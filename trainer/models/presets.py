@@ -64,6 +64,7 @@ def _tiny_gpt2(vocab_size: int, pad_token_id: int, eos_token_id: int) -> Pretrai
         n_head=2,
         n_inner=256,
         activation_function="gelu",  # one fused kernel; gelu_new's tanh form is 5 ops (random init: free choice)
+        attn_pdrop=0.0,  # attention dropout doubles the CPU attention cost; residual dropout stays 0.1
         pad_token_id=pad_token_id,
         bos_token_id=eos_token_id,
         eos_token_id=eos_token_id,
@@ -78,6 +79,7 @@ def _tiny_bert(vocab_size: int, pad_token_id: int, eos_token_id: int) -> Pretrai
         num_hidden_layers=2,
         num_attention_heads=4,
         intermediate_size=512,
+        attention_probs_dropout_prob=0.0,  # as tiny-weak: residual dropout only
         max_position_embeddings=512,
         pad_token_id=pad_token_id,
         eos_token_id=eos_token_id,
