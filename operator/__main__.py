@@ -1,7 +1,7 @@
 """``python -m ensemw2s.operator``: run the operator (in a pod, or locally against a kubeconfig).
 
-Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when the cluster credentials cannot be loaded
-(one ``Error: ...`` line), 2 on a usage error.
+Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when it cannot start (no cluster credentials,
+the metrics port taken: one ``Error: ...`` line), 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from .metrics import MetricsServer, OperatorMetrics
 from .settings import OperatorConfig, kopf_settings, parse_args
 
 
+class StartupError(Exception):
+    """The operator cannot start (e.g. its metrics port is taken)."""
+
+
 async def run(
     config: OperatorConfig,
     *,
@@ -33,7 +37,14 @@ async def run(
     ready = ready_flag if ready_flag is not None else asyncio.Event()
     server = MetricsServer(metrics, ready=ready.is_set)
     if config.metrics_port:
-        await server.start(config.metrics_host, config.metrics_port)
+        try:
+            await server.start(config.metrics_host, config.metrics_port)
+        except OSError as exc:
+            api.close()
+            raise StartupError(
+                f"--metrics-port {config.metrics_port}: cannot listen on {config.metrics_host} "
+                f"(got {exc.strerror or exc}); choose a free port, or 0 to disable metrics"
+            ) from None
     try:
         await kopf.operator(
             registry=registry,
@@ -61,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     try:
         asyncio.run(run(config))
-    except ClientConfigError as exc:
+    except (ClientConfigError, StartupError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar, cast
 
 import kopf
 from ensemw2s.spec import (
@@ -40,7 +39,7 @@ from ensemw2s.spec import (
 )
 
 from .errors import PermanentError, TemporaryError
-from .jobs import build_rendezvous_service, build_stage_job, owner_from_body
+from .jobs import Owner, build_rendezvous_service, build_stage_job, owner_from_body
 from .k8s import ClusterApi, JsonObject, load_client_configuration, status_patch
 from .metrics import OperatorMetrics
 from .naming import LABEL_MANAGED_BY, MANAGER
@@ -57,9 +56,7 @@ OPERATIONAL_ANNOTATIONS = (f"{KOPF_PREFIX}/", "kopf.zalando.org/", "kubectl.kube
 """Annotations that are bookkeeping, not the user's: left out of the manifest the Jobs receive."""
 LOG_TAIL_LINES = 20
 SPEC_WARNING = "SpecWarning"
-API_REJECTED = "APIRejected"
 
-P = ParamSpec("P")
 R = TypeVar("R")
 EventSink = Callable[[Mapping[str, Any], EventSpec], None]
 
@@ -70,7 +67,8 @@ def utcnow() -> datetime:
 
 def post_event(body: Mapping[str, Any], event: EventSpec) -> None:
     """Queue a Kubernetes Event on the experiment (Kopf posts it in the background, with retries)."""
-    kopf.event(kopf.Body(dict(body)), type=event.type, reason=event.reason, message=event.message)
+    raw = cast(kopf.RawBody, dict(body))
+    kopf.event(kopf.Body(raw), type=event.type, reason=event.reason, message=event.message)
 
 
 def manifest_from_body(body: Mapping[str, Any]) -> ExperimentManifest:
@@ -192,17 +190,16 @@ class Reconciler:
         try:
             await self._apply_objects(body, manifest, plan)
         except PermanentError as exc:
-            return await self._reject(body, [problem(f"{KIND} {namespace}/{name}", str(exc))], api_rejected=True)
+            # The API server refused an object built from the spec (admission policy, invalid field).
+            return await self._reject(body, [problem(f"{KIND} {namespace}/{name}", str(exc))])
         await self._write_status(body, plan)
         self._count_retries(observed, jobs, pods, previous)
         return Outcome("ok", plan)
 
-    async def _reject(self, body: JsonObject, problems: Sequence[Problem], *, api_rejected: bool = False) -> Outcome:
+    async def _reject(self, body: JsonObject, problems: Sequence[Problem]) -> Outcome:
         meta = body.get("metadata") or {}
         plan = plan_rejected(list(problems), meta.get("generation"), body.get("status") or {}, self._clock())
         await self._write_status(body, plan)
-        if api_rejected:
-            self._emit(body, EventSpec(API_REJECTED, "; ".join(str(p) for p in problems), "Warning"))
         return Outcome("rejected", plan)
 
     async def _with_log_tails(
@@ -234,7 +231,7 @@ class Reconciler:
         for job in plan.delete:
             await self.api.delete_if_exists("Job", namespace, job)
 
-    async def _create_stage(self, manifest: ExperimentManifest, stage: Stage, owner: Any) -> None:
+    async def _create_stage(self, manifest: ExperimentManifest, stage: Stage, owner: Owner) -> None:
         service = build_rendezvous_service(manifest, stage, owner)
         if service is not None:
             await self.api.create_or_get(service)
@@ -296,7 +293,7 @@ def _newest_failed_pod(pods: Sequence[Mapping[str, Any]]) -> str | None:
 
 def _stage_kind(stage_name: str) -> str:
     try:
-        return Stage.parse(stage_name).kind.value
+        return str(Stage.parse(stage_name).kind.value)
     except ValueError:
         return "unknown"
 
@@ -316,19 +313,14 @@ def _stage_seconds(entry: Mapping[str, Any]) -> float | None:
     return None
 
 
-def kopf_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+async def as_kopf_errors(awaitable: Awaitable[R]) -> R:
     """Map the operator's errors to Kopf's: temporary ones retry after their delay, permanent ones stop."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except TemporaryError as exc:
-            raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc
-        except PermanentError as exc:
-            raise kopf.PermanentError(str(exc)) from exc
-
-    return wrapper
+    try:
+        return await awaitable
+    except TemporaryError as exc:
+        raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc
+    except PermanentError as exc:
+        raise kopf.PermanentError(str(exc)) from exc
 
 
 def owner_experiment(job: Mapping[str, Any]) -> str | None:
@@ -349,32 +341,30 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, reconciler
     @kopf.on.create(*RESOURCE, registry=registry, id="reconcile")
     @kopf.on.resume(*RESOURCE, registry=registry, id="reconcile")
     @kopf.on.update(*RESOURCE, registry=registry, id="reconcile")
-    @kopf_errors
-    async def reconcile_on_change(namespace: str, name: str, **_: Any) -> None:
-        await reconciler.reconcile(namespace, name)
+    async def reconcile_on_change(*, namespace: str | None, name: str, **_: Any) -> None:
+        await as_kopf_errors(reconciler.reconcile(str(namespace), name))
 
     @kopf.timer(*RESOURCE, registry=registry, id="resync", interval=config.reconcile_interval)
-    @kopf_errors
-    async def reconcile_periodically(namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
+    async def reconcile_periodically(*, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> None:
         if not is_finished(body):
-            await reconciler.reconcile(namespace, name, coalesce=True)
+            await as_kopf_errors(reconciler.reconcile(str(namespace), name, coalesce=True))
 
     @kopf.on.event("batch", "v1", "jobs", registry=registry, labels={LABEL_MANAGED_BY: MANAGER})
-    async def reconcile_on_job_event(event: Mapping[str, Any], namespace: str, body: kopf.Body, **_: Any) -> None:
+    async def reconcile_on_job_event(*, type: str | None, namespace: str | None, body: kopf.Body, **_: Any) -> None:
         experiment = owner_experiment(body)
-        if experiment is None or event.get("type") is None:
+        if experiment is None or type is None:
             return  # a listing (start-up, re-watch) is no change: resume handlers and the timer cover it
-        if event.get("type") != "DELETED" and not body.get("status"):
+        if type != "DELETED" and not body.get("status"):
             return  # a Job we just created (no status yet) changes nothing
         try:
-            await reconciler.reconcile(namespace, experiment, coalesce=True)
+            await reconciler.reconcile(str(namespace), experiment, coalesce=True)
         except (TemporaryError, PermanentError) as exc:
             logger.warning("%s (the periodic reconciliation will retry)", exc)
 
     @kopf.on.event(*RESOURCE, registry=registry)
-    def forget_deleted(event: Mapping[str, Any], namespace: str, name: str, **_: Any) -> None:
-        if event.get("type") == "DELETED":
-            reconciler.forget(namespace, name)
+    def forget_deleted(*, type: str | None, namespace: str | None, name: str, **_: Any) -> None:
+        if type == "DELETED":
+            reconciler.forget(str(namespace), name)
 
 
 def connection_info(configuration: Any) -> kopf.ConnectionInfo:

@@ -151,6 +151,11 @@ class ClusterApi:
         timeout: tuple[float, float] = (5.0, 30.0),
     ) -> None:
         configuration.connection_pool_maxsize = max(workers, configuration.connection_pool_maxsize or 0)
+        # Retry connecting only. A 429/503 is not slept on in a worker thread (urllib3's default honours
+        # Retry-After up to 3 times): it becomes a TemporaryError, and Kopf retries after the delay.
+        configuration.retries = urllib3.Retry(
+            total=3, connect=3, read=0, status=0, redirect=0, respect_retry_after_header=False
+        )
         self._client = client.ApiClient(configuration)
         self.batch = client.BatchV1Api(self._client)
         self.core = client.CoreV1Api(self._client)

@@ -53,6 +53,7 @@ RESOURCES: dict[str, kmock.ResourceInfo] = {
     "v1/services": kmock.ResourceInfo(kind="Service", namespaced=True, verbs=VERBS),
     "v1/events": kmock.ResourceInfo(kind="Event", namespaced=True, verbs=VERBS),
     "v1/namespaces": kmock.ResourceInfo(kind="Namespace", namespaced=False, verbs=VERBS),
+    "kopf.dev/v1/kopfpeerings": kmock.ResourceInfo(kind="KopfPeering", namespaced=True, verbs=VERBS),
 }
 _REQUIREMENT = re.compile(
     r"\s*(?P<neg>!)?(?P<key>[A-Za-z0-9./_-]+)\s*"
@@ -119,6 +120,8 @@ class ClusterEmulator(kmock.KubernetesEmulator):
     """(method, path, content type) of recent requests, for assertions (KMock's own history is trimmed)."""
     admission: Callable[[kmock.Request], str | None] | None = None
     """An admission webhook: return a message to deny a create (HTTP 422, nothing stored)."""
+    outage: Callable[[kmock.Request], bool] | None = None
+    """Return True to answer a request with 503 before the emulator acts on it."""
 
     def next_revision(self) -> str:
         self._revision = next(self._revisions)
@@ -140,6 +143,9 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         self.received.append(
             (str(request.method.value), request.url.path, str(request.headers.get("Content-Type", "")))
         )
+        if self.outage is not None and self.outage(request):
+            self._forget(request)
+            raise kmock.KubernetesError(status=503, reason="ServiceUnavailable", message="the server is unavailable")
         if request.action == kmock.action.CREATE and self.admission is not None:
             denial = self.admission(request)
             if denial is not None:
@@ -162,11 +168,12 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             response = await super()._handle(request)
         finally:
             self._forget(request)
-        if assigned_uid is not None:
+        if assigned_uid is not None and request.resource is not None:
             meta = _meta(request.data)
-            key = (request.resource, request.namespace or meta.get("namespace"), meta.get("name"))
-            if key in self.objects and _meta(self.objects[key].raw).get("uid") == assigned_uid:
-                self.creations[(str(request.resource.plural), str(key[1]), str(key[2]))] += 1
+            namespace, name = request.namespace or meta.get("namespace"), str(meta.get("name"))
+            stored = self._stored(request.resource, namespace, name)
+            if stored is not None and _meta(stored).get("uid") == assigned_uid:
+                self.creations[(str(request.resource.plural), str(namespace), name)] += 1
         if doomed_uid is not None and response.status < 300:
             await self._collect_garbage({doomed_uid})
         return response
@@ -191,13 +198,19 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         meta.update(uid=uid, resourceVersion=self.next_revision(), generation=1, creationTimestamp=_now())
         return uid
 
+    def _stored(self, resource: kmock.resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        key: kmock.ObjectKey = (resource, namespace, name)
+        return self.objects[key].raw if key in self.objects and not self.objects[key].deleted else None
+
     def _prepare_update(self, request: kmock.Request) -> None:
-        key = (request.resource, request.namespace, request.name)
-        if key not in self.objects or self.objects[key].deleted:
+        assert request.resource is not None and request.name is not None
+        current = self._stored(request.resource, request.namespace, request.name)
+        if current is None:
             return  # KMock answers 404
-        current = self.objects[key].raw
         patch: dict[str, Any] = request.data
-        has_status = request.resource in self.resources and "status" in self.resources[request.resource].subresources
+        # not .get(): ResourcesArray.__getitem__ creates missing entries
+        info = self.resources[request.resource] if request.resource in self.resources else None  # noqa: SIM401
+        has_status = info is not None and "status" in info.subresources
         if request.subresource == "status":
             for field in [field for field in patch if field != "status"]:
                 del patch[field]
@@ -212,20 +225,19 @@ class ClusterEmulator(kmock.KubernetesEmulator):
 
     def _prepare_json_patch(self, request: kmock.Request) -> None:
         """A JSON patch (Kopf's finalizer and progress writes) bumps resourceVersion, and generation for /spec."""
-        key = (request.resource, request.namespace, request.name)
-        if request.action != kmock.action.UPDATE or key not in self.objects or self.objects[key].deleted:
+        assert request.resource is not None and request.name is not None
+        stored = self._stored(request.resource, request.namespace, request.name)
+        if request.action != kmock.action.UPDATE or stored is None:
             return
-        meta = _meta(self.objects[key].raw)
+        meta = _meta(stored)
         ops: list[dict[str, Any]] = request.data
         if request.subresource is None and any(str(op.get("path", "")).startswith("/spec") for op in ops):
             ops.append({"op": "replace", "path": "/metadata/generation", "value": int(meta.get("generation") or 1) + 1})
         ops.append({"op": "replace", "path": "/metadata/resourceVersion", "value": self.next_revision()})
 
-    def _uid_of(self, resource: Any, namespace: str | None, name: str) -> str | None:
-        key = (resource, namespace, name)
-        if key in self.objects and not self.objects[key].deleted:
-            return _meta(self.objects[key].raw).get("uid")
-        return None
+    def _uid_of(self, resource: kmock.resource, namespace: str | None, name: str) -> str | None:
+        stored = self._stored(resource, namespace, name)
+        return None if stored is None else str(_meta(stored).get("uid"))
 
     async def _collect_garbage(self, uids: set[str]) -> None:
         """Delete the dependents of deleted owners (background propagation, done at once)."""
@@ -242,13 +254,13 @@ class ClusterEmulator(kmock.KubernetesEmulator):
                 for key, obj in victims:
                     raw = obj.raw
                     obj.delete()
-                    pending.add(_meta(raw).get("uid"))
+                    pending.add(str(_meta(raw).get("uid")))
                     await self._buses[key[0]].put({"type": "DELETED", "object": raw})
 
     # -- responses ---------------------------------------------------------------------------------
 
     async def _serve_list(self, request: kmock.Request) -> Any:
-        result = await super()._serve_list(request)
+        result: dict[str, Any] = await super()._serve_list(request)  # type: ignore[assignment]
         selector = request.params.get("labelSelector")
         items = [item for item in result["items"] if selector_matches(selector, _meta(item).get("labels"))]
         return {
@@ -277,8 +289,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
 
     async def _serve_fetch(self, request: kmock.Request) -> Any:
         if request.subresource == "log":
-            key = (kmock.resource("v1/pods"), request.namespace, request.name)
-            if key not in self.objects or self.objects[key].deleted:
+            if self._stored(kmock.resource("v1/pods"), request.namespace, str(request.name)) is None:
                 raise kmock.KubernetesObjectNotFoundError()
             lines = self.pod_logs.get((str(request.namespace), str(request.name)), "").splitlines()
             tail = request.params.get("tailLines")
@@ -325,9 +336,8 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             if key[0] == wanted and not obj.deleted and (namespace is None or key[1] == namespace)
         ]
 
-    def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
-        key = (kmock.resource(resource), namespace, name)
-        return self.objects[key].raw if key in self.objects and not self.objects[key].deleted else None
+    def read(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._stored(kmock.resource(resource), namespace, name)
 
     def jobs(self, namespace: str | None = None, experiment: str | None = None) -> list[dict[str, Any]]:
         jobs = self.live("batch/v1/jobs", namespace)
@@ -336,7 +346,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         return sorted(jobs, key=lambda j: str(_meta(j).get("name")))
 
     def experiment(self, namespace: str, name: str) -> dict[str, Any]:
-        found = self.get(EXPERIMENTS, namespace, name)
+        found = self.read(EXPERIMENTS, namespace, name)
         assert found is not None, f"experiment {namespace}/{name} is gone"
         return found
 
@@ -471,7 +481,7 @@ class Kubelet:
         """The running pod fails; with ``final`` the Job gives up (BackoffLimitExceeded), else a new pod runs."""
         terminated = {"exitCode": exit_code, "reason": reason, "message": "", "finishedAt": _now()}
         await self._end_pod(job, terminated, "Failed", log=log)
-        current = self.cluster.get("batch/v1/jobs", *self.job_key(job)) or {}
+        current = self.cluster.read("batch/v1/jobs", *self.job_key(job)) or {}
         failed = int((current.get("status") or {}).get("failed") or 0) + 1
         if not final:
             await self._create_pod(job, {"running": {"startedAt": _now()}}, "Running")

@@ -44,6 +44,11 @@ from .synthetic_lexicon import (
 
 NAME = "synthetic-sentiment"
 DEFAULT_SIZE = 6000
+# In easy items the easy adjectives occur with Zipf frequencies, as words do: the common ones many
+# times, the rare ones once or twice, so a small weak model trained briefly makes honest mistakes on
+# them (and boosting has errors to focus on). Hard items draw every word uniformly, so the rare easy
+# words are common there: one more shift from easy to hard.
+ZIPF_EXPONENT = 1.5
 
 
 class SyntheticKind(StrEnum):
@@ -69,12 +74,12 @@ DIFFICULTY_RANGES: dict[SyntheticKind, tuple[float, float]] = {
 }
 EASY_SHARES: dict[SyntheticKind, float] = {SyntheticKind.EASY_PLAIN: 0.5, SyntheticKind.EASY_INTENSIFIED: 0.5}
 HARD_SHARES: dict[SyntheticKind, float] = {
-    SyntheticKind.CUED_HARD_SYNONYM: 0.25,
-    SyntheticKind.HARD_SYNONYM: 0.2,
+    SyntheticKind.CUED_HARD_SYNONYM: 0.2,
+    SyntheticKind.HARD_SYNONYM: 0.35,
     SyntheticKind.AGREEING: 0.2,
     SyntheticKind.NEGATION: 0.1,
-    SyntheticKind.NEGATED_HARD_SYNONYM: 0.1,
-    SyntheticKind.CONTRAST: 0.15,
+    SyntheticKind.NEGATED_HARD_SYNONYM: 0.05,
+    SyntheticKind.CONTRAST: 0.1,
 }
 
 
@@ -84,45 +89,73 @@ def _adjectives(easy: bool, label: int) -> tuple[str, ...]:
     return HARD_POSITIVE if label == 1 else HARD_NEGATIVE
 
 
+Slot = tuple[str, tuple[str, ...], tuple[float, ...] | None]  # name, options, frequencies (None: uniform)
+
+
+def _word_frequencies(words: tuple[str, ...]) -> tuple[float, ...]:
+    """Zipf frequencies (rank ** -ZIPF_EXPONENT, the list's order is the rank), normalised to sum 1."""
+    raw = [(rank + 1) ** -ZIPF_EXPONENT for rank in range(len(words))]
+    return tuple(value / sum(raw) for value in raw)
+
+
 @dataclass(frozen=True)
 class _Pattern:
-    """All texts of one (kind, label): a template axis and the slots it fills, enumerated by index."""
+    """All texts of one (kind, label): a template axis and the slots it fills, enumerated by index.
+
+    A text's probability is the product of its slots' word frequencies (templates are uniform).
+    """
 
     templates: tuple[str, ...]
-    slots: tuple[tuple[str, tuple[str, ...]], ...]
+    slots: tuple[Slot, ...]
 
     @property
     def capacity(self) -> int:
-        return len(self.templates) * math.prod(len(values) for _, values in self.slots)
+        return len(self.templates) * math.prod(len(values) for _, values, _ in self.slots)
+
+    def probabilities(self) -> np.ndarray:
+        """Probability of every index (the last slot varies fastest, as in :meth:`render`)."""
+        p = np.full(len(self.templates), 1.0 / len(self.templates))
+        for _, options, frequencies in self.slots:
+            p = np.kron(p, np.full(len(options), 1.0 / len(options)) if frequencies is None else frequencies)
+        return p / p.sum()
 
     def render(self, index: int) -> str:
         values: dict[str, str] = {}
-        for name, options in reversed(self.slots):
+        for name, options, _ in reversed(self.slots):
             index, pick = divmod(index, len(options))
             values[name] = options[pick]
         return self.templates[index].format(**values)
 
 
+def _slot(name: str, *groups: tuple[str, ...], zipf: bool = False) -> Slot:
+    """A slot over adjective groups: uniform within each group, or Zipf frequencies with ``zipf``."""
+    options: tuple[str, ...] = tuple(word for group in groups for word in group)
+    weights: list[float] = []
+    for group in groups:
+        weights.extend(_word_frequencies(group) if zipf else [1.0 / len(group)] * len(group))
+    total = sum(weights)
+    return name, options, tuple(w / total for w in weights)
+
+
 def _pattern(kind: SyntheticKind, label: int) -> _Pattern:
-    subject = ("s", SUBJECTS)
+    subject: Slot = ("s", SUBJECTS, None)
+    easy, hard = _adjectives(True, label), _adjectives(False, label)
+    easy_flip, hard_flip = _adjectives(True, 1 - label), _adjectives(False, 1 - label)
     if kind is SyntheticKind.EASY_PLAIN:
-        return _Pattern(PLAIN_TEMPLATES, (subject, ("a", _adjectives(True, label))))
+        return _Pattern(PLAIN_TEMPLATES, (subject, _slot("a", easy, zipf=True)))
     if kind is SyntheticKind.EASY_INTENSIFIED:
-        return _Pattern(INTENSIFIED_TEMPLATES, (subject, ("i", INTENSIFIERS), ("a", _adjectives(True, label))))
+        return _Pattern(INTENSIFIED_TEMPLATES, (subject, ("i", INTENSIFIERS, None), _slot("a", easy, zipf=True)))
     if kind is SyntheticKind.CUED_HARD_SYNONYM:
-        return _Pattern(CUE_TEMPLATES, (subject, ("e", _adjectives(True, label)), ("h", _adjectives(False, label))))
+        return _Pattern(CUE_TEMPLATES, (subject, _slot("e", easy), _slot("h", hard)))
     if kind is SyntheticKind.HARD_SYNONYM:
-        return _Pattern(PLAIN_TEMPLATES, (subject, ("a", _adjectives(False, label))))
+        return _Pattern(PLAIN_TEMPLATES, (subject, _slot("a", hard)))
     if kind is SyntheticKind.AGREEING:
-        same = _adjectives(True, label) + _adjectives(False, label)
-        return _Pattern(AGREEING_TEMPLATES, (subject, ("a1", same), ("a2", same)))
+        return _Pattern(AGREEING_TEMPLATES, (subject, _slot("a1", easy, hard), _slot("a2", easy, hard)))
     if kind is SyntheticKind.NEGATION:
-        return _Pattern(NEGATED_TEMPLATES, (subject, ("a", _adjectives(True, 1 - label))))
+        return _Pattern(NEGATED_TEMPLATES, (subject, _slot("a", easy_flip)))
     if kind is SyntheticKind.NEGATED_HARD_SYNONYM:
-        return _Pattern(NEGATED_TEMPLATES, (subject, ("a", _adjectives(False, 1 - label))))
-    before = _adjectives(True, 1 - label) + _adjectives(False, 1 - label)
-    after = _adjectives(True, label) + _adjectives(False, label)
-    return _Pattern(CONTRAST_TEMPLATES, (subject, ("a1", before), ("a2", after)))
+        return _Pattern(NEGATED_TEMPLATES, (subject, _slot("a", hard_flip)))
+    return _Pattern(CONTRAST_TEMPLATES, (subject, _slot("a1", easy_flip, hard_flip), _slot("a2", easy, hard)))
 
 
 def _allocate(total: int, shares: dict[SyntheticKind, float]) -> dict[SyntheticKind, int]:
@@ -170,7 +203,7 @@ def _sample_texts(kind: SyntheticKind, label: int, count: int, n: int, rng: np.r
             f"{NAME}: n = {n} needs {count} distinct '{kind.value}' items with label {label} but only "
             f"{pattern.capacity} exist; lower spec.dataset.maxItems"
         )
-    picks = rng.choice(pattern.capacity, size=count, replace=False)
+    picks = rng.choice(pattern.capacity, size=count, replace=False, p=pattern.probabilities())
     return [pattern.render(int(index)) for index in picks]
 
 

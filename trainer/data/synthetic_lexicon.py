@@ -19,13 +19,16 @@ SUBJECTS: tuple[str, ...] = (
     "the product", "the gift", "the bakery",
 )  # fmt: skip
 
+# Ordered from common to rare: easy items draw them with Zipf frequencies (see synthetic.py).
 EASY_POSITIVE: tuple[str, ...] = (
-    "great", "good", "wonderful", "nice", "excellent", "amazing", "fantastic", "lovely",
-    "perfect", "fun", "beautiful", "pleasant", "enjoyable", "awesome", "brilliant",
+    "good", "great", "nice", "fun", "amazing", "perfect", "beautiful", "awesome", "wonderful",
+    "excellent", "lovely", "fantastic", "pleasant", "enjoyable", "brilliant", "cool", "sweet",
+    "incredible", "exciting", "solid", "neat", "fine",
 )  # fmt: skip
 EASY_NEGATIVE: tuple[str, ...] = (
-    "terrible", "bad", "awful", "horrible", "boring", "poor", "ugly", "nasty",
-    "annoying", "disappointing", "unpleasant", "dull", "lame", "useless", "frustrating",
+    "bad", "terrible", "boring", "awful", "poor", "horrible", "annoying", "disappointing", "ugly",
+    "useless", "dull", "nasty", "unpleasant", "frustrating", "lame", "sad", "weak", "messy", "rude",
+    "cheap", "bland", "painful",
 )  # fmt: skip
 HARD_POSITIVE: tuple[str, ...] = (
     "superb", "splendid", "marvelous", "delightful", "exquisite", "stellar", "terrific",

@@ -74,7 +74,7 @@ async def test_experiment_runs_to_succeeded_with_results_and_events(
     # Deleting the experiment deletes its Jobs (owner references) and its metric series.
     await cluster.delete_experiment(NS, "happy")
     await wait_for(
-        lambda: cluster.get("ensemw2s.io/v1alpha1/ensemw2sexperiments", NS, "happy") is None, what="deletion"
+        lambda: cluster.read("ensemw2s.io/v1alpha1/ensemw2sexperiments", NS, "happy") is None, what="deletion"
     )
     assert cluster.jobs(NS) == []
 
@@ -102,7 +102,7 @@ async def test_baselines_start_as_soon_as_their_inputs_exist(cluster, kubelet, o
         what="weak-r0 and the ceiling",
     )
     assert names == {"full-prepare-s1", "full-weak-s1-r0", "full-strong-s1-ceiling"}
-    job = cluster.get("batch/v1/jobs", NS, "full-weak-s1-r0")
+    job = cluster.read("batch/v1/jobs", NS, "full-weak-s1-r0")
     assert job is not None and job["spec"]["template"]["spec"]["containers"][0]["command"][-4:] == [
         "--seed",
         "1",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import kmock
 import pytest
-
 from ensemw2s.operator.errors import PermanentError, TemporaryError
 from ensemw2s.operator.k8s import ClientConfigError, ClusterApi, api_error, load_client_configuration, status_patch
 from ensemw2s.operator.naming import LABEL_EXPERIMENT, LABEL_MANAGED_BY, MANAGER
@@ -14,7 +14,7 @@ from ensemw2s.operator.naming import LABEL_EXPERIMENT, LABEL_MANAGED_BY, MANAGER
 NS = "default"
 
 
-def job(name: str, experiment: str = "exp", owner_uid: str = "uid-1", **labels: str) -> dict:
+def job(name: str, experiment: str = "exp", owner_uid: str = "uid-1", **labels: str) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -96,7 +96,7 @@ async def test_patch_job_suspend_is_a_merge_patch(cluster, cluster_api):
     await cluster_api.create_or_get(job("exp-weak-s1-r0"))
 
     assert await cluster_api.patch_job_suspend(NS, "exp-weak-s1-r0", True) is True
-    stored = cluster.get("batch/v1/jobs", NS, "exp-weak-s1-r0")
+    stored = cluster.read("batch/v1/jobs", NS, "exp-weak-s1-r0")
     assert stored["spec"]["suspend"] is True and stored["spec"]["template"] == job("x")["spec"]["template"]
     assert (
         "PATCH",
@@ -189,7 +189,7 @@ async def test_requests_run_off_the_event_loop(cluster, cluster_api):
     cluster[kmock.action.FETCH, kmock.resource("ensemw2s.io/v1alpha1/ensemw2sexperiments")] << slow
     ticks = 0
 
-    async def ticker():
+    async def ticker() -> None:
         nonlocal ticks
         while True:
             await asyncio.sleep(0.05)

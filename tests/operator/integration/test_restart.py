@@ -15,7 +15,7 @@ async def test_operator_killed_mid_run_resumes_without_duplicates(
     prepare = (await wait_for(lambda: cluster.jobs(NS, "phoenix"), what="prepare"))[0]
     await kubelet.start(prepare)
     await kubelet.succeed(prepare)
-    weak = await wait_for(lambda: cluster.get("batch/v1/jobs", NS, "phoenix-weak-s1-r0"), what="weak-s1-r0")
+    weak = await wait_for(lambda: cluster.read("batch/v1/jobs", NS, "phoenix-weak-s1-r0"), what="weak-s1-r0")
     await kubelet.start(weak)
     await wait_for(
         lambda: cluster.experiment(NS, "phoenix")["status"]["stageCounts"]["active"] == 1, what="weak-r0 running"
@@ -24,7 +24,7 @@ async def test_operator_killed_mid_run_resumes_without_duplicates(
     await first.kill()  # SIGKILL: no graceful anything
 
     # While the operator is down the stage finishes: the only notice of it is the Job's state.
-    await kubelet.succeed(cluster.get("batch/v1/jobs", NS, "phoenix-weak-s1-r0"))
+    await kubelet.succeed(cluster.read("batch/v1/jobs", NS, "phoenix-weak-s1-r0"))
     assert cluster.experiment(NS, "phoenix")["status"]["succeededStages"] == ["prepare-s1"]
 
     await operator("--namespace", NS)

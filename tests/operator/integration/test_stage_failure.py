@@ -23,7 +23,7 @@ async def test_oom_killed_stage_fails_the_experiment_with_reason_and_log_tail(
     prepare = (await wait_for(lambda: cluster.jobs(NS, "oom"), what="prepare"))[0]
     await kubelet.start(prepare)
     await kubelet.succeed(prepare)
-    weak = await wait_for(lambda: cluster.get("batch/v1/jobs", NS, "oom-weak-s1-r0"), what="weak-s1-r0")
+    weak = await wait_for(lambda: cluster.read("batch/v1/jobs", NS, "oom-weak-s1-r0"), what="weak-s1-r0")
     await kubelet.start(weak)
 
     # First pod OOMKilled, the Job retries (backoffLimit 2): the stage runs again, counted as a retry.

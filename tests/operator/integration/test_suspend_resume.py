@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 NS = "default"
 
 
-def suspend_patch(value: bool) -> dict:
+def suspend_patch(value: bool) -> dict[str, Any]:
     return {"spec": {"runPolicy": {"suspend": value}}}
 
 
@@ -17,7 +19,7 @@ async def test_suspend_then_resume_a_running_experiment(cluster, kubelet, operat
 
     await cluster.patch_experiment(NS, "pause", suspend_patch(True))
     await wait_for(
-        lambda: cluster.get("batch/v1/jobs", NS, "pause-prepare-s1")["spec"]["suspend"] is True, what="Job suspended"
+        lambda: cluster.read("batch/v1/jobs", NS, "pause-prepare-s1")["spec"]["suspend"] is True, what="Job suspended"
     )
     status = await wait_for(
         lambda: (s := cluster.experiment(NS, "pause")["status"])["phase"] == "Suspended" and s, what="phase Suspended"
@@ -27,7 +29,7 @@ async def test_suspend_then_resume_a_running_experiment(cluster, kubelet, operat
     assert status["observedGeneration"] == 2
 
     # The stage finishes anyway (it was past the point of suspension): no new stage starts while suspended.
-    await kubelet.succeed(cluster.get("batch/v1/jobs", NS, "pause-prepare-s1"))
+    await kubelet.succeed(cluster.read("batch/v1/jobs", NS, "pause-prepare-s1"))
     await wait_for(lambda: "prepare-s1" in cluster.experiment(NS, "pause")["status"]["succeededStages"], what="prepare")
     await wait_for(lambda: len([e for e in cluster.events(NS, "pause") if e["reason"] == "StageSucceeded"]) == 1)
     assert [j["metadata"]["name"] for j in cluster.jobs(NS, "pause")] == ["pause-prepare-s1"]
@@ -71,5 +73,5 @@ async def test_a_suspended_job_is_resumed_by_the_operator(cluster, kubelet, oper
     )
     assert code == 200
     await wait_for(
-        lambda: cluster.get("batch/v1/jobs", NS, "nudge-prepare-s1")["spec"]["suspend"] is False, what="Job resumed"
+        lambda: cluster.read("batch/v1/jobs", NS, "nudge-prepare-s1")["spec"]["suspend"] is False, what="Job resumed"
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 NS = "default"
 
 
-def invalid_specs(experiment_spec) -> dict[str, tuple[dict, str]]:
+def invalid_specs(experiment_spec: Any) -> dict[str, tuple[dict[str, Any], str]]:
     """name -> (spec, the exact first line of the Accepted=False message)."""
     rounds = experiment_spec(weak={"model": "tiny-weak", "rounds": 0})
     dataset = experiment_spec(dataset={"name": "sciqq", "sizes": {"easy": 8, "val": 4, "hardTrain": 8, "hardTest": 4}})
@@ -115,7 +117,7 @@ async def test_objects_the_api_refuses_reject_the_experiment(cluster, operator, 
         "image registry.evil/trainer is not allowed); fix the experiment spec"
     )
     events = await wait_for(
-        lambda: [e for e in cluster.events(NS, "denied") if e["reason"] == "APIRejected"], what="APIRejected"
+        lambda: [e for e in cluster.events(NS, "denied") if e["reason"] == "InvalidSpec"], what="InvalidSpec"
     )
-    assert events[0]["type"] == "Warning"
+    assert events[0]["type"] == "Warning" and events[0]["message"] == accepted["message"]
     assert cluster.jobs(NS) == []
