@@ -1,7 +1,7 @@
 """The EnsemW2S method's math (numpy only, no torch): SAMME boosting, ensembles, PGR, effects."""
 
+from ensemw2s.spec import CombineMethod
 from ensemw2s.trainer.method.aggregation import (
-    CombineMethod,
     choose_rounds,
     combine_method,
     ensemble_scores,

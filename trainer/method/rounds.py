@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from ensemw2s.spec import CombineMethod
 from ensemw2s.spec.results import Accuracies, PrefixAccuracy, RoundSummary, SeedResults
 from ensemw2s.trainer.method._checks import float_array, probabilities, same_length
-from ensemw2s.trainer.method.aggregation import CombineMethod, choose_rounds, prefix_ensemble_accuracy
+from ensemw2s.trainer.method.aggregation import choose_rounds, prefix_ensemble_accuracy
 from ensemw2s.trainer.method.boosting import DEGENERATE_EPS, degenerate_note
 from ensemw2s.trainer.method.errors import MethodError
 from ensemw2s.trainer.method.pgr import accuracy, pgrs_for
