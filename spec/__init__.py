@@ -16,7 +16,7 @@ from .contract import (
     stage_command,
     stage_environment,
 )
-from .errors import Problem, Severity, SpecError, problem
+from .errors import FieldError, Problem, Severity, SpecError, problem
 from .experiment import (
     Baselines,
     CombineMethod,
@@ -85,6 +85,7 @@ __all__ = [
     "ErrorEstimate",
     "ExperimentManifest",
     "ExperimentSpec",
+    "FieldError",
     "HeadKind",
     "LabelKind",
     "Metadata",

@@ -43,6 +43,17 @@ def problem(path: str, rule: str, value: Any = None, fix: str = "", *, warning: 
     return Problem(path, message, Severity.WARNING if warning else Severity.ERROR)
 
 
+class FieldError(ValueError):
+    """An error about one field or input, worded with the project's formula (see :func:`problem`).
+
+    The trainer's layers subclass it (``ModelError``, ``TrainingError``), so every message reads the same.
+    """
+
+    def __init__(self, path: str, rule: str, value: Any = None, fix: str = "") -> None:
+        self.path = path
+        super().__init__(str(problem(path, rule, value, fix)))
+
+
 class SpecError(ValueError):
     """An experiment spec is invalid. Carries every problem found, each with its field path."""
 
