@@ -28,7 +28,11 @@ from ensemw2s.spec import (
 
 ROOT = Path(__file__).resolve().parents[2]
 STRICT = experiment_json_schema()
-CLUSTER_EXAMPLES = sorted((ROOT / "manifests" / "examples").glob("*.yaml"))
+CLUSTER_EXAMPLES = [
+    path
+    for path in sorted((ROOT / "manifests" / "examples").glob("*.yaml"))
+    if yaml.safe_load(path.read_text()).get("kind") == "EnsemW2SExperiment"
+]
 LOCAL_EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 VERSION = build_crd()["spec"]["versions"][0]
 OPENAPI = VERSION["schema"]["openAPIV3Schema"]

@@ -122,6 +122,8 @@ class ClusterEmulator(kmock.KubernetesEmulator):
     """An admission webhook: return a message to deny a create (HTTP 422, nothing stored)."""
     outage: Callable[[kmock.Request], bool] | None = None
     """Return True to answer a request with 503 before the emulator acts on it."""
+    observer: Callable[[web.BaseRequest], None] | None = None
+    """Called with every raw request (method, path, query, headers) before it is served."""
 
     def next_revision(self) -> str:
         self._revision = next(self._revisions)
@@ -133,6 +135,8 @@ class ClusterEmulator(kmock.KubernetesEmulator):
     # -- request interception ----------------------------------------------------------------------
 
     async def __call__(self, raw_request: web.BaseRequest) -> web.StreamResponse:
+        if self.observer is not None:
+            self.observer(raw_request)
         if raw_request.path.rstrip("/") == "/api/v1/namespaces":
             return await self._serve_namespaces(raw_request)
         return await super().__call__(raw_request)

@@ -74,9 +74,9 @@ DIFFICULTY_RANGES: dict[SyntheticKind, tuple[float, float]] = {
 }
 EASY_SHARES: dict[SyntheticKind, float] = {SyntheticKind.EASY_PLAIN: 0.5, SyntheticKind.EASY_INTENSIFIED: 0.5}
 HARD_SHARES: dict[SyntheticKind, float] = {
-    SyntheticKind.CUED_HARD_SYNONYM: 0.2,
-    SyntheticKind.HARD_SYNONYM: 0.35,
-    SyntheticKind.AGREEING: 0.2,
+    SyntheticKind.CUED_HARD_SYNONYM: 0.35,
+    SyntheticKind.HARD_SYNONYM: 0.15,
+    SyntheticKind.AGREEING: 0.25,
     SyntheticKind.NEGATION: 0.1,
     SyntheticKind.NEGATED_HARD_SYNONYM: 0.05,
     SyntheticKind.CONTRAST: 0.1,

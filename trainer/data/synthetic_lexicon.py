@@ -102,9 +102,7 @@ class SyntheticLexicon:
     @property
     def hard_only_words(self) -> frozenset[str]:
         """Words that never occur in an easy item."""
-        return frozenset(
-            (*self.hard_positive, *self.hard_negative, *self.negators, *self.contrast, *self.conjunctions)
-        )
+        return frozenset((*self.hard_positive, *self.hard_negative, *self.negators, *self.contrast, *self.conjunctions))
 
     def polarity(self, adjective: str) -> int:
         """1 for a positive adjective, 0 for a negative one."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from collections import Counter
+
 from ensemw2s.trainer.data import (
     DIFFICULTY_RANGES,
     DatasetError,
@@ -65,9 +67,24 @@ def test_difficulty_ranges_by_kind(items):
             assert 0.0 <= item.difficulty <= 0.45
         else:
             assert 0.55 <= item.difficulty <= 1.0
-    order = [SyntheticKind.HARD_SYNONYM, SyntheticKind.NEGATION, SyntheticKind.NEGATED_HARD_SYNONYM]
-    assert [DIFFICULTY_RANGES[k][0] for k in order] == sorted(DIFFICULTY_RANGES[k][0] for k in order)
+    order = [
+        SyntheticKind.CUED_HARD_SYNONYM,
+        SyntheticKind.HARD_SYNONYM,
+        SyntheticKind.NEGATION,
+        SyntheticKind.NEGATED_HARD_SYNONYM,
+    ]
+    lows = [DIFFICULTY_RANGES[k][0] for k in order]
+    assert lows == sorted(lows) and len(set(lows)) == len(lows)
+    assert DIFFICULTY_RANGES[SyntheticKind.AGREEING] == DIFFICULTY_RANGES[SyntheticKind.HARD_SYNONYM]
     assert DIFFICULTY_RANGES[SyntheticKind.CONTRAST] == DIFFICULTY_RANGES[SyntheticKind.NEGATED_HARD_SYNONYM]
+
+
+def test_hard_side_is_a_spread_with_negations_a_minority(items):
+    counts = Counter(synthetic_kind(i.id) for i in items if not _is_easy(i))
+    negated = counts[SyntheticKind.NEGATION] + counts[SyntheticKind.NEGATED_HARD_SYNONYM]
+    assert negated / 3000 <= 0.2
+    partial = counts[SyntheticKind.CUED_HARD_SYNONYM] + counts[SyntheticKind.AGREEING]
+    assert 0.3 <= partial / 3000 <= 0.7  # items where an easy cue gives a weak model partial signal
 
 
 def test_every_kind_occurs(items):
@@ -99,6 +116,43 @@ def test_labels_follow_word_meaning_and_negations_flip(items):
         assert item.label == (1 - polarity if negated else polarity), item.text
         kind = synthetic_kind(item.id)
         assert negated == (kind in {SyntheticKind.NEGATION, SyntheticKind.NEGATED_HARD_SYNONYM})
+
+
+def _adjectives_in(text: str) -> list[str]:
+    adjectives = set(LEXICON.easy_positive + LEXICON.easy_negative + LEXICON.hard_positive + LEXICON.hard_negative)
+    return [w for w in _words(text) if w in adjectives]
+
+
+def test_cued_items_pair_an_easy_cue_with_a_hard_synonym_of_the_same_polarity(items):
+    cued = [i for i in items if synthetic_kind(i.id) is SyntheticKind.CUED_HARD_SYNONYM]
+    assert cued
+    easy, hard = set(LEXICON.easy_positive + LEXICON.easy_negative), set(LEXICON.hard_positive + LEXICON.hard_negative)
+    for item in cued:
+        a, b = _adjectives_in(item.text)
+        assert len({a, b} & easy) == 1 and len({a, b} & hard) == 1, item.text
+        assert LEXICON.polarity(a) == LEXICON.polarity(b) == item.label
+
+
+def test_agreeing_clauses_share_the_label_polarity(items):
+    agreeing = [i for i in items if synthetic_kind(i.id) is SyntheticKind.AGREEING]
+    assert agreeing
+    for item in agreeing:
+        first, second = item.text.split(", and ")
+        [a1] = _adjectives_in(first)
+        [a2] = _adjectives_in(second)
+        assert LEXICON.polarity(a1) == LEXICON.polarity(a2) == item.label
+
+
+def test_easy_adjectives_are_zipfian_in_easy_items_and_uniform_in_hard_ones(items):
+    easy_words = set(LEXICON.easy_positive)
+    in_easy = Counter(w for i in items if _is_easy(i) for w in _words(i.text) if w in easy_words)
+    in_cued = Counter(
+        w for i in items if synthetic_kind(i.id) is SyntheticKind.CUED_HARD_SYNONYM for w in _words(i.text)
+        if w in easy_words
+    )
+    common, rare = LEXICON.easy_positive[0], LEXICON.easy_positive[-1]
+    assert in_easy[common] > 20 * in_easy[rare] > 0  # rank 1 vs rank 22 under Zipf
+    assert in_cued[common] < 2 * in_cued[rare]  # uniform: the rare words are common on the hard side
 
 
 def test_contrast_clauses_disagree_and_the_second_decides(items):

@@ -7,7 +7,6 @@ import json
 
 import fsspec
 import pytest
-
 from ensemw2s.spec import parse_manifest
 from ensemw2s.trainer.progress import SilentProgress
 from ensemw2s.trainer.runner import run_experiment

@@ -1,0 +1,234 @@
+"""The operator's RBAC as data: every API call it makes (its own and Kopf's), and the ClusterRole.
+
+One source of truth: :data:`PERMISSIONS` lists each (API group, resource, verbs) the operator uses and
+why; :func:`cluster_role` renders the ClusterRole of ``manifests/install/rbac.yaml`` from it. The
+integration test ``tests/operator/integration/test_rbac_coverage.py`` records every request the real
+operator makes and checks each is covered here; ``tests/deploy/test_install_manifests.py`` checks that
+the checked-in file is the rendered one. Regenerate it after changing :data:`PERMISSIONS`::
+
+    cd /tmp && python -c "from ensemw2s.operator.rbac import main; main()"
+
+A permission with an ``optional_reason`` is not needed by the installed mode (``--all-namespaces
+--standalone``) or is one Kopf degrades gracefully without; :func:`cluster_role` grants it only when
+asked, and marks every optional permission (granted or not) in an annotation. Discovery (``/api``,
+``/apis/...``) needs no rule: the built-in ``system:discovery`` ClusterRole grants it to every
+authenticated client (:data:`DISCOVERY`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ensemw2s.spec import API_GROUP, PLURAL
+
+SYSTEM_NAMESPACE = "ensemw2s-system"
+NAME = "ensemw2s-operator"
+"""Name of the ServiceAccount, ClusterRole and ClusterRoleBinding (and the Deployment)."""
+INSTALL_OPTIONAL = ("customresourcedefinitions",)
+"""Optional permissions the plain install grants: with them Kopf notices the CRD even when it is
+established after the operator started (``kubectl apply -k`` applies both at once)."""
+OPTIONAL_ANNOTATION = "ensemw2s.io/optional-permissions"
+RBAC_FILE = Path("manifests") / "install" / "rbac.yaml"
+REGENERATE = 'cd /tmp && python -c "from ensemw2s.operator.rbac import main; main()"'
+HEADER = (
+    "# Generated from ensemw2s.operator.rbac.PERMISSIONS; do not edit.\n"
+    f"# Regenerate: {REGENERATE}\n"
+    "# Optional permissions (granted or not) are listed in the ClusterRole's annotation "
+    f"{OPTIONAL_ANNOTATION}.\n"
+)
+DISCOVERY = re.compile(r"^/(?:api(?:/[^/]+)?|apis(?:/[^/]+){0,2}|version)/?$")
+"""Non-resource URLs the operator reads (Kopf's API discovery: ``/api``, ``/api/v1``, ``/apis``,
+``/apis/GROUP``, ``/apis/GROUP/VERSION``), granted by the built-in ``system:discovery`` ClusterRole."""
+
+
+@dataclass(frozen=True)
+class Permission:
+    """Verbs on one resource (``"pods/log"`` for a subresource) of one API group (``""``: core)."""
+
+    api_group: str
+    resource: str
+    verbs: tuple[str, ...]
+    optional_reason: str | None = None
+    used_by: str = ""
+
+    @property
+    def optional(self) -> bool:
+        return self.optional_reason is not None
+
+    def allows(self, api_group: str, resource: str, verb: str) -> bool:
+        return self.api_group == api_group and self.resource == resource and verb in self.verbs
+
+    def describe(self) -> str:
+        return f"{self.resource}.{self.api_group or 'core'} [{', '.join(self.verbs)}]"
+
+    def rule(self) -> dict[str, list[str]]:
+        return {"apiGroups": [self.api_group], "resources": [self.resource], "verbs": list(self.verbs)}
+
+
+PERMISSIONS: tuple[Permission, ...] = (
+    Permission(
+        API_GROUP,
+        PLURAL,
+        ("get", "list", "watch", "patch"),
+        used_by="Kopf's watch (list, watch); the reconciler's fresh read (get); Kopf's finalizer and annotations",
+    ),
+    Permission(API_GROUP, f"{PLURAL}/status", ("patch",), used_by="status writes"),
+    Permission(
+        "batch",
+        "jobs",
+        ("create", "get", "list", "watch", "patch", "delete"),
+        used_by="create (get after a 409), list per experiment, Kopf's Job watch, suspend/resume (patch), retry (delete)",
+    ),
+    Permission("", "pods", ("list",), used_by="observing a stage's pods (attempts, reasons, termination messages)"),
+    Permission("", "pods/log", ("get",), used_by="the log tail of a failed stage"),
+    Permission("", "services", ("create", "get"), used_by="headless Services of multi-node stages (get after a 409)"),
+    Permission("", "events", ("create",), used_by="Kopf posts core v1 Events"),
+    Permission(
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        ("list", "watch"),
+        optional_reason="Kopf's resource scanning; without it Kopf warns and sees CRDs only at start-up",
+        used_by="Kopf",
+    ),
+    Permission(
+        "",
+        "namespaces",
+        ("list", "watch"),
+        optional_reason="only with --namespace; without it Kopf warns and assumes the named namespaces exist",
+        used_by="Kopf",
+    ),
+    Permission(
+        "kopf.dev",
+        "kopfpeerings",
+        ("list", "watch", "patch"),
+        optional_reason="only with --peering and --namespace",
+        used_by="Kopf peering",
+    ),
+    Permission(
+        "kopf.dev",
+        "clusterkopfpeerings",
+        ("list", "watch", "patch"),
+        optional_reason="only with --peering and --all-namespaces",
+        used_by="Kopf peering",
+    ),
+)
+
+
+def covering(
+    api_group: str, resource: str, verb: str, permissions: Sequence[Permission] = PERMISSIONS
+) -> Permission | None:
+    """The permission that allows ``verb`` on ``resource`` (``"pods/log"`` for a subresource), if any."""
+    return next((p for p in permissions if p.allows(api_group, resource, verb)), None)
+
+
+def is_discovery(path: str) -> bool:
+    """A non-resource URL of API discovery (allowed to every authenticated client by ``system:discovery``)."""
+    return DISCOVERY.match(path) is not None
+
+
+def granted(optional: Collection[str] = (), permissions: Sequence[Permission] = PERMISSIONS) -> tuple[Permission, ...]:
+    """The required permissions plus the optional ones named (by resource) in ``optional``."""
+    known = {p.resource for p in permissions if p.optional}
+    unknown = sorted(set(optional) - known)
+    if unknown:
+        raise ValueError(f"optional: not an optional permission (got {unknown}); choose from {sorted(known)}")
+    return tuple(p for p in permissions if not p.optional or p.resource in optional)
+
+
+def cluster_role(name: str = NAME, optional: Collection[str] = INSTALL_OPTIONAL) -> dict[str, Any]:
+    """The ClusterRole: every required permission, the optional ones named in ``optional``, nothing else."""
+    grant = granted(optional)
+    marks = [
+        f"{'granted' if p in grant else 'not granted'}: {p.describe()}: {p.optional_reason}"
+        for p in PERMISSIONS
+        if p.optional
+    ]
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": name,
+            "labels": labels(),
+            "annotations": {OPTIONAL_ANNOTATION: "\n".join(marks) + "\n"},
+        },
+        "rules": [p.rule() for p in grant],
+    }
+
+
+def labels() -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": NAME,
+        "app.kubernetes.io/part-of": "ensemw2s",
+        "app.kubernetes.io/component": "operator",
+    }
+
+
+def service_account(name: str = NAME, namespace: str = SYSTEM_NAMESPACE) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels()},
+    }
+
+
+def cluster_role_binding(name: str = NAME, namespace: str = SYSTEM_NAMESPACE) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": labels()},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks (``|``), so the annotation reads as it prints."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def render_rbac() -> str:
+    """``manifests/install/rbac.yaml``: the ServiceAccount, the ClusterRole and its binding."""
+    documents = [service_account(), cluster_role(), cluster_role_binding()]
+    return HEADER + yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=1000, explicit_start=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Write ``manifests/install/rbac.yaml`` of the source tree (or ``--output``; ``-`` for stdout)."""
+    parser = argparse.ArgumentParser(description="Generate the operator's RBAC manifests from its permissions.")
+    default = Path(__file__).resolve().parents[1] / RBAC_FILE
+    parser.add_argument("--output", "-o", default=str(default), help=f"file to write, or '-' (default: {default})")
+    args = parser.parse_args(argv)
+    text = render_rbac()
+    if args.output == "-":
+        print(text, end="")
+        return
+    target = Path(args.output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}")
+
+
+__all__ = [
+    "DISCOVERY",
+    "NAME",
+    "PERMISSIONS",
+    "SYSTEM_NAMESPACE",
+    "Permission",
+    "cluster_role",
+    "covering",
+    "granted",
+    "is_discovery",
+    "render_rbac",
+]
