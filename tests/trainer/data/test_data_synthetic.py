@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from collections import Counter
 
+import pytest
 from ensemw2s.trainer.data import (
     DIFFICULTY_RANGES,
     DatasetError,
@@ -147,7 +147,10 @@ def test_easy_adjectives_are_zipfian_in_easy_items_and_uniform_in_hard_ones(item
     easy_words = set(LEXICON.easy_positive)
     in_easy = Counter(w for i in items if _is_easy(i) for w in _words(i.text) if w in easy_words)
     in_cued = Counter(
-        w for i in items if synthetic_kind(i.id) is SyntheticKind.CUED_HARD_SYNONYM for w in _words(i.text)
+        w
+        for i in items
+        if synthetic_kind(i.id) is SyntheticKind.CUED_HARD_SYNONYM
+        for w in _words(i.text)
         if w in easy_words
     )
     common, rare = LEXICON.easy_positive[0], LEXICON.easy_positive[-1]
