@@ -22,6 +22,9 @@ from ensemw2s.spec import (
     build_stage_graph,
 )
 
+from .data.synthetic import GENERATOR_VERSION
+from .data.synthetic import NAME as SYNTHETIC
+
 KEY_LENGTH = 12
 FORMAT_VERSION = 1  # bump when a stage's output format changes
 
@@ -35,6 +38,7 @@ def _own_config(spec: ExperimentSpec, stage: Stage) -> dict[str, Any]:
     if stage.kind is StageKind.PREPARE:
         config: dict[str, Any] = {
             "dataset": spec.dataset.to_json_dict(),
+            "generator": GENERATOR_VERSION if spec.dataset.name == SYNTHETIC and spec.dataset.source is None else None,
             "weak": {
                 "model": spec.weak.model,
                 "head": spec.weak.head.value,

@@ -22,6 +22,7 @@ import io
 import json
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,7 +102,8 @@ class ExperimentStore:
         except (ImportError, ValueError) as exc:
             raise StoreError(f"store {root!r}: cannot open ({exc}); use a local path or an fsspec URL") from None
         self.local = isinstance(self.fs, LocalFileSystem)
-        self._cache = Path(tempfile.gettempdir()) / "ensemw2s-cache"
+        self._downloads: Path | None = None
+        self._work = Path(tempfile.gettempdir()) / "ensemw2s-work"
 
     # -- plain files -----------------------------------------------------------------------
     def _full(self, relpath: str) -> str:
@@ -132,7 +134,12 @@ class ExperimentStore:
         """A local file for ``relpath`` (downloaded once into a cache on object stores)."""
         if self.local:
             return Path(self._full(relpath))
-        target = self._cache / self.url.replace("://", "/") / relpath
+        if self._downloads is None:
+            # Private to this store object and removed with it: a cache that outlived its store could
+            # serve files of a store that was since wiped and rebuilt.
+            self._downloads = Path(tempfile.mkdtemp(prefix="ensemw2s-downloads-"))
+            weakref.finalize(self, shutil.rmtree, self._downloads, True)
+        target = self._downloads / relpath
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             self.fs.get(self._full(relpath), str(target))
@@ -161,10 +168,7 @@ class ExperimentStore:
     def workspace(self, stage: Stage, key: str) -> Iterator[StageWorkspace]:
         """A folder to write a stage's outputs into; kept after a crash so the stage resumes."""
         partial = f"{self.stage_path(stage, key)}.partial"
-        if self.local:
-            directory = Path(self._full(partial))
-        else:
-            directory = self._cache / "work" / self.url.replace("://", "/") / partial
+        directory = Path(self._full(partial)) if self.local else self._work / self.url.replace("://", "/") / partial
         directory.mkdir(parents=True, exist_ok=True)
         yield StageWorkspace(directory, directory / "checkpoints")
 

@@ -44,6 +44,8 @@ from .synthetic_lexicon import (
 
 NAME = "synthetic-sentiment"
 DEFAULT_SIZE = 6000
+GENERATOR_VERSION = 2
+"""Bumped whenever the same (n, seed) would generate different items; part of the prepare stage's key."""
 # In easy items the easy adjectives occur with Zipf frequencies, as words do: the common ones many
 # times, the rare ones once or twice, so a small weak model trained briefly makes honest mistakes on
 # them (and boosting has errors to focus on). Hard items draw every word uniformly, so the rare easy

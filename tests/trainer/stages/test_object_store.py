@@ -35,3 +35,33 @@ def test_unknown_protocol_is_a_clear_error(tiny_data: dict[str, object]) -> None
 
     with pytest.raises(StoreError, match=r"store 'nosuchproto://x': cannot open"):
         run_experiment(parse_manifest(tiny_data), "nosuchproto://x", SilentProgress())
+
+
+def test_downloads_are_private_to_one_store_object() -> None:
+    """A store wiped and rebuilt under the same URL must not be served from an older download."""
+    from ensemw2s.trainer.store import ExperimentStore
+
+    fs = fsspec.filesystem("memory")
+    first = ExperimentStore("memory://w2s-cache-test", "default", "x")
+    fs.pipe_file("/w2s-cache-test/default/x/data.bin", b"old")
+    assert first.local_path("data.bin").read_bytes() == b"old"
+    fs.rm("/w2s-cache-test", recursive=True)
+    fs.pipe_file("/w2s-cache-test/default/x/data.bin", b"new")
+    second = ExperimentStore("memory://w2s-cache-test", "default", "x")
+    assert second.local_path("data.bin").read_bytes() == b"new"
+
+
+def test_the_synthetic_generator_version_is_part_of_the_prepare_key(
+    tiny_data: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ensemw2s.spec import Stage, StageKind
+    from ensemw2s.trainer import keys
+
+    spec = parse_manifest(tiny_data).spec
+    before = keys._stage_keys(spec.model_dump_json())
+    keys._stage_keys.cache_clear()
+    monkeypatch.setattr(keys, "GENERATOR_VERSION", keys.GENERATOR_VERSION + 1)
+    after = keys._stage_keys(spec.model_dump_json())
+    keys._stage_keys.cache_clear()
+    prepare = Stage(StageKind.PREPARE, 1)
+    assert dict(before)[prepare] != dict(after)[prepare]
