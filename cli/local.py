@@ -76,13 +76,14 @@ def run(
     skipped = sum(1 for s in outcome.summaries.values() if s.skipped)
     if skipped:
         state.err.print(f"{skipped} of {stages} stages were already done and reused (--fresh to redo them)")
-    report = outcome.summaries["report"]
     from ensemw2s.spec.results import ExperimentResults
 
     results = ExperimentResults.model_validate(_read_results(outcome.results_path))
     state.emit(results_rows(results))
     if state.output in (OutputFormat.TABLE, OutputFormat.WIDE):
-        state.err.print(f"report: {outcome.report_path}  (results.json and plots beside it; stage {report.stage})")
+        state.err.print(
+            f"report: {outcome.report_path} (results.json and plots beside it)", soft_wrap=True, highlight=False
+        )
 
 
 def _read_results(path: str) -> dict[str, object]:

@@ -22,6 +22,7 @@ def configure_runtime(threads: int | None) -> int:
     import transformers
 
     transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     count = threads or available_cores()
     torch.set_num_threads(count)
     return count
