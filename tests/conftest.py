@@ -24,7 +24,7 @@ TINY = {
         "weak": {
             "model": "tiny-weak",
             "rounds": 3,
-            "training": {"epochs": 2, "batchSize": 32, "learningRate": 0.003, "maxLength": 24},
+            "training": {"epochs": 6, "batchSize": 16, "learningRate": 0.001, "maxLength": 24},
         },
         "strong": {
             "model": "tiny-strong",

@@ -7,6 +7,7 @@ file per model role (``tokens-weak.pt``, ``tokens-strong.pt``) that every later 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from ensemw2s.spec import DifficultyMethod, SplitStrategy
@@ -76,6 +77,8 @@ def run(context: StageContext) -> StageResult:
             difficulty = difficulty_from_kfold(
                 examples, dataset.difficulty.folds, seed, _kfold_fit_predict(context, corpus)
             )
+        # Keep the difficulty the split used with each example (examples.json shows what decided the split).
+        examples = [replace(e, difficulty=float(d)) for e, d in zip(examples, difficulty, strict=True)]
         splits = easy_to_hard_split(examples, difficulty, sizes, seed)
     context.progress.stage_started(context.stage.name, "tokenising once for the weak and strong models")
     tokens = {role: encode_splits(spec, role, splits, seed) for role in ROLES}
