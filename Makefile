@@ -1,6 +1,6 @@
 # Two entry points that work on a fresh machine (see README):
 #   make quickstart   set up .venv and run the quickstart experiment locally (CPU, offline)
-#   make test         set up .venv and run lint, layer contracts and the whole test suite
+#   make test         set up .venv and run lint (ruff), types (mypy --strict) and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -27,9 +27,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/python tools/mypy_check.py
+	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/tools/mypy_check.py
 
-test: lint
+test: lint typecheck
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

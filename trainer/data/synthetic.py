@@ -119,7 +119,8 @@ class _Pattern:
         p = np.full(len(self.templates), 1.0 / len(self.templates))
         for _, options, frequencies in self.slots:
             p = np.kron(p, np.full(len(options), 1.0 / len(options)) if frequencies is None else frequencies)
-        return p / p.sum()
+        normalised: np.ndarray = p / p.sum()
+        return normalised
 
     def render(self, index: int) -> str:
         values: dict[str, str] = {}
