@@ -66,6 +66,14 @@ def stage_command(stage: Stage, python: str = "python", nodes: int = 1, processe
     ]
 
 
+CLEAN_COMMAND = "clean"
+
+
+def cleanup_command(python: str = "python") -> list[str]:
+    """The container command that deletes an experiment's artifacts (``runPolicy.deleteArtifacts``)."""
+    return [python, "-m", TRAINER_MODULE, CLEAN_COMMAND]
+
+
 def stage_environment(invocation: StageInvocation) -> dict[str, str]:
     env = {
         ENV_MANIFEST: json.dumps(invocation.manifest.to_json_dict(), separators=(",", ":"), sort_keys=True),

@@ -3,6 +3,7 @@
     python -m ensemw2s.trainer prepare --seed 42 --spec experiment.yaml --store ./runs
     python -m ensemw2s.trainer weak --seed 42 --round 0          # spec and store from the environment
     python -m ensemw2s.trainer all --spec experiment.yaml --store ./runs
+    python -m ensemw2s.trainer clean                              # delete the experiment's artifacts
 
 Exit codes: 0 done (or already done), 1 the stage failed, 2 bad spec or arguments.
 """
@@ -23,7 +24,7 @@ from ensemw2s.spec import (
     load_manifest,
     validate_spec,
 )
-from ensemw2s.spec.contract import stage_from_parts
+from ensemw2s.spec.contract import CLEAN_COMMAND, stage_from_parts
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -31,7 +32,7 @@ EXIT_USAGE = 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ensemw2s.trainer", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stage", choices=[*(k.value for k in StageKind), "all"])
+    parser.add_argument("stage", choices=[*(k.value for k in StageKind), "all", CLEAN_COMMAND])
     parser.add_argument("--seed", type=int)
     parser.add_argument("--round", type=int)
     parser.add_argument("--variant")
@@ -56,6 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             invocation = invocation_from_environment(stage_from_parts("report", None, None, None), os.environ)
             manifest, termination_log = invocation.manifest, invocation.termination_log
             store = args.store or invocation.store
+        if args.stage == CLEAN_COMMAND:
+            from .stages.run import open_store
+
+            experiment = open_store(manifest, store)
+            experiment.remove()
+            print(f"deleted {experiment.url}", file=sys.stderr)
+            return 0
         validate_spec(manifest.spec)
         if args.stage == "all":
             run_experiment(manifest, store)

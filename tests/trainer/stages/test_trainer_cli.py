@@ -68,3 +68,23 @@ def test_no_spec_at_all_says_how_to_pass_one(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "W2S_MANIFEST_JSON and W2S_STORE must be set; pass --spec and --store" in done.stderr
+
+
+def test_clean_deletes_only_this_experiments_artifacts(tiny_data: dict[str, object], tmp_path: Path) -> None:
+    from ensemw2s.spec import cleanup_command, parse_manifest
+
+    manifest = parse_manifest(tiny_data)
+    store = tmp_path / "store"
+    mine = store / "default" / "tiny" / "s1"
+    other = store / "default" / "other"
+    mine.mkdir(parents=True)
+    other.mkdir(parents=True)
+    (mine / "x.json").write_text("{}")
+    stage = Stage(StageKind.REPORT)
+    env = stage_environment(StageInvocation(stage, manifest, str(store), None))
+    done = run_trainer(cleanup_command()[1:], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not (store / "default" / "tiny").exists()
+    assert other.is_dir()
+    again = run_trainer(cleanup_command()[1:], env, tmp_path)
+    assert again.returncode == 0, "cleaning twice is fine (idempotent)"
