@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from ensemw2s.trainer.progress import LineProgress
+from ensemw2s.spec import StageSummary
+from ensemw2s.trainer.progress import LineProgress, finished_text
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
@@ -46,8 +47,9 @@ class RichProgress:
         if self.current is not None and stage == self._stage:
             self.progress.update(self.current, completed=done, total=total or None)
 
-    def stage_finished(self, stage: str) -> None:
+    def stage_finished(self, stage: str, summary: StageSummary) -> None:
         self.progress.advance(self.overall)
+        self.progress.console.print(f"  {stage}: {finished_text(summary)}", markup=False, highlight=False)
 
     def log(self, message: str) -> None:
         self.progress.console.print(message, markup=False, highlight=False)

@@ -6,13 +6,21 @@ import sys
 import time
 from typing import Protocol
 
+from ensemw2s.spec import StageSummary
+
+
+def finished_text(summary: StageSummary) -> str:
+    if summary.skipped:
+        return f"already done (key {summary.key}): reused"
+    return f"done in {summary.seconds:.1f} s"
+
 
 class ProgressSink(Protocol):
     def stage_started(self, stage: str, description: str) -> None: ...
 
     def advance(self, stage: str, done: int, total: int, detail: str = "") -> None: ...
 
-    def stage_finished(self, stage: str) -> None: ...
+    def stage_finished(self, stage: str, summary: StageSummary) -> None: ...
 
     def log(self, message: str) -> None: ...
 
@@ -40,8 +48,8 @@ class LineProgress:
         self._last[stage] = now
         print(f"[{stage}] {done}/{total} {detail}".rstrip(), file=sys.stderr, flush=True)
 
-    def stage_finished(self, stage: str) -> None:
-        print(f"[{stage}] done", file=sys.stderr, flush=True)
+    def stage_finished(self, stage: str, summary: StageSummary) -> None:
+        print(f"[{stage}] {finished_text(summary)}", file=sys.stderr, flush=True)
 
     def log(self, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -54,7 +62,7 @@ class SilentProgress:
     def advance(self, stage: str, done: int, total: int, detail: str = "") -> None:
         pass
 
-    def stage_finished(self, stage: str) -> None:
+    def stage_finished(self, stage: str, summary: StageSummary) -> None:
         pass
 
     def log(self, message: str) -> None:

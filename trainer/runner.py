@@ -49,7 +49,7 @@ def run_experiment(
     summaries: dict[str, StageSummary] = {}
     for stage in only or list(build_stage_graph(manifest.spec).stages):
         summaries[stage.name] = run_stage(manifest, stage, store_root, sink)
-        sink.stage_finished(stage.name)
+        sink.stage_finished(stage.name, summaries[stage.name])
     return ExperimentRun(manifest, store.url, summaries)
 
 

@@ -55,7 +55,6 @@ def run_stage(
     store = open_store(manifest, store_root)
     done = store.finished(stage, key)
     if done is not None:
-        sink.log(f"[{stage.name}] already done (key {key}): skipped")
         return done.model_copy(update={"skipped": True})
     for dependency in build_stage_graph(manifest.spec).dependencies[stage]:
         if store.finished(dependency, keys[dependency]) is None:
