@@ -1,7 +1,7 @@
 """Accuracy and performance gap recovered (PGR).
 
 PGR = (acc_student - acc_weak) / (acc_ceiling - acc_weak), undefined (``None``, printed ``n/a``)
-when |ceiling - weak| < 0.01: it explodes when the ceiling is about as good as the supervisor.
+when ceiling - weak < 0.01: it explodes when the ceiling is about as good as the supervisor and reads backwards when the ceiling is worse.
 """
 
 from __future__ import annotations
@@ -48,7 +48,12 @@ def performance_gap_recovered(
     ceiling: float | None,
     min_gap: float = MIN_GAP,
 ) -> float | None:
-    """(student - weak) / (ceiling - weak); None when an input is None or |ceiling - weak| < min_gap."""
+    """(student - weak) / (ceiling - weak); None when an input is None or ceiling - weak < min_gap.
+
+    The design says n/a when |ceiling - weak| < 0.01; we also say n/a when the ceiling is *below* the
+    supervisor: there is no gap to recover, and the ratio's sign would read backwards (a student worse
+    than its supervisor would score a positive PGR).
+    """
     if min_gap <= 0 or not math.isfinite(min_gap):
         raise MethodError(f"min_gap: must be a positive number (got {min_gap}); the default is {MIN_GAP}")
     if student is None or weak is None or ceiling is None:
@@ -57,7 +62,7 @@ def performance_gap_recovered(
         if not math.isfinite(value):
             raise MethodError(f"{name}: must be a finite accuracy (got {value})")
     gap = ceiling - weak
-    if abs(gap) < min_gap:
+    if gap < min_gap:
         return None
     return (student - weak) / gap
 

@@ -16,7 +16,7 @@ def results_table(results: ExperimentResults) -> str:
     lines = [f"# EnsemW2S results: {results.experiment}", ""]
     lines += [f"## Mean over {count} seed{'s' if count != 1 else ''}", ""]
     lines += accuracy_table(results.mean, results.mean_pgr, "weak ensemble (r chosen per seed)")
-    lines += ["", f"Hard-test accuracy. PGR is n/a when |ceiling - supervisor| < {MIN_GAP:g}.", ""]
+    lines += ["", f"Hard-test accuracy. PGR is n/a when ceiling - supervisor < {MIN_GAP:g} (no gap to recover).", ""]
     lines += ["## Effects", ""]
     lines += [
         f"- {effect.name}: seen in {effect.seen_in} of {effect.of} seeds ({effect.detail})"

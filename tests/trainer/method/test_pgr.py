@@ -28,6 +28,8 @@ def test_pgr_by_hand(student, weak, ceiling, expected):
         (None, 0.6, 0.8),
         (0.7, None, 0.8),
         (0.7, 0.6, None),
+        (0.438, 0.537, 0.438),  # ceiling below the supervisor: nothing to recover (not PGR 1.0)
+        (0.5, 0.7, 0.6),
     ],
 )
 def test_pgr_is_undefined_when_gap_is_tiny_or_input_missing(student, weak, ceiling):
