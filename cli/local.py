@@ -50,7 +50,7 @@ def run(
 ) -> None:
     """Run an experiment here, in-process, stage by stage (CPU or one GPU), and print its results."""
     from ensemw2s.spec import build_stage_graph
-    from ensemw2s.trainer.errors import StageFailed
+    from ensemw2s.trainer.errors import StageFailed, TrainerError
     from ensemw2s.trainer.runner import run_experiment
 
     state: State = ctx.obj
@@ -73,6 +73,8 @@ def run(
             outcome = run_experiment(manifest, root, sink, fresh=not resume)
     except StageFailed as exc:
         raise CliError(f"{manifest.name}: {exc}", ExitCode.EXPERIMENT_FAILED) from exc
+    except TrainerError as exc:  # the store, not the experiment: e.g. the run is already going elsewhere
+        raise CliError(f"{manifest.name}: {exc}") from exc
     skipped = sum(1 for s in outcome.summaries.values() if s.skipped)
     if skipped:
         state.err.print(f"{skipped} of {stages} stages were already done and reused (--fresh to redo them)")

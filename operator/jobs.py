@@ -9,6 +9,10 @@ Resources: ``prepare`` and ``weak-*`` use ``spec.weak.resources`` (prepare may t
 k-fold difficulty), ``strong-*`` use ``spec.strong.resources``, ``aggregate`` uses the weak resources
 for generation (ensemble decoding loads the weak learners) and a small CPU request for
 classification, ``report`` always a small CPU request.
+
+The cleanup Job (``runPolicy.deleteArtifacts``) runs ``python -m ensemw2s.trainer clean`` in the same
+pod template (image, store volume or URI and credentials, security context, scheduling) with a small
+CPU request. It has no ownerReference: it must outlive the experiment whose artifacts it deletes.
 """
 
 from __future__ import annotations
@@ -24,13 +28,23 @@ from ensemw2s.spec import (
     StageInvocation,
     StageKind,
     Task,
+    cleanup_command,
     stage_command,
     stage_environment,
 )
 from ensemw2s.spec.contract import DEFAULT_TERMINATION_LOG, ENV_RANK_HINT
 
 from .errors import PermanentError
-from .naming import ANNOTATION_COMPLETION_INDEX, LABEL_QUEUE, job_name, service_name, stage_labels
+from .naming import (
+    ANNOTATION_COMPLETION_INDEX,
+    ANNOTATION_EXPERIMENT_UID,
+    LABEL_QUEUE,
+    cleanup_job_name,
+    cleanup_labels,
+    job_name,
+    service_name,
+    stage_labels,
+)
 
 CONTAINER = "trainer"
 ARTIFACTS_MOUNT = "/artifacts"
@@ -42,6 +56,12 @@ RENDEZVOUS_PORT = 29500
 EXIT_USAGE = 2
 """The trainer's exit code for a bad spec or bad arguments: retrying cannot help."""
 SMALL_RESOURCES = Resources(gpus=0, cpu="500m", memory="2Gi")
+CLEANUP_RESOURCES = Resources(gpus=0, cpu="100m", memory="512Mi")
+"""``trainer clean`` loads no model: it lists and deletes files (torch is never imported)."""
+CLEANUP_BACKOFF_LIMIT = 2
+CLEANUP_DEADLINE_SECONDS = 900
+"""The cleanup Job fails after 15 minutes (a pod that cannot start or a store that hangs), so deletion goes on."""
+CLEANUP_TTL_SECONDS = 300
 HF_TOKEN_KEY = "HF_TOKEN"
 SCRATCH_ENV = {
     "HOME": "/tmp",
@@ -146,14 +166,31 @@ def store_location(manifest: ExperimentManifest) -> str:
     )
 
 
+def artifacts_location(manifest: ExperimentManifest) -> str:
+    """Where the experiment's artifacts are, for people: ``pvc/<claim>/<subPath>/<ns>/<name>/`` or ``<uri>/<ns>/<name>/``."""
+    storage = manifest.spec.storage
+    tail = f"{manifest.namespace}/{manifest.name}/"
+    if storage.pvc is not None:
+        sub_path = (storage.pvc.sub_path or "").strip("/")
+        return "/".join(part for part in ("pvc", storage.pvc.claim_name, sub_path, tail) if part)
+    if storage.uri is not None:
+        return f"{str(storage.uri).rstrip('/')}/{tail}"
+    return f"nowhere (spec.storage is empty; got no pvc and no uri for {tail})"
+
+
 def is_multi_node(manifest: ExperimentManifest, stage: Stage) -> bool:
     return stage.kind is StageKind.STRONG and manifest.spec.strong.nodes > 1
 
 
-def _env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
+def _store_env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
+    """The stage contract's environment (manifest, store, termination log) and the scratch caches."""
     invocation = StageInvocation(stage, manifest, store_location(manifest), DEFAULT_TERMINATION_LOG)
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in stage_environment(invocation).items()]
-    env += [{"name": k, "value": v} for k, v in SCRATCH_ENV.items()]
+    return env + [{"name": k, "value": v} for k, v in SCRATCH_ENV.items()]
+
+
+def _env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
+    env = _store_env(manifest, stage)
     token_secret = manifest.spec.storage.hf_token_secret_ref
     if token_secret:
         env.append({"name": HF_TOKEN_KEY, "valueFrom": {"secretKeyRef": {"name": token_secret, "key": HF_TOKEN_KEY}}})
@@ -203,12 +240,28 @@ def _command(manifest: ExperimentManifest, stage: Stage, resources: Resources) -
 def _container(
     manifest: ExperimentManifest, stage: Stage, resources: Resources, mounts: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    container = _base_container(
+        manifest, _command(manifest, stage, resources), _env(manifest, stage), resources, mounts
+    )
+    if is_multi_node(manifest, stage):
+        container["ports"] = [{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"}]
+    return container
+
+
+def _base_container(
+    manifest: ExperimentManifest,
+    command: list[str],
+    env: list[dict[str, Any]],
+    resources: Resources,
+    mounts: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The trainer container: image, command, environment, store credentials, a locked-down security context."""
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": manifest.spec.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": _command(manifest, stage, resources),
-        "env": _env(manifest, stage),
+        "command": command,
+        "env": env,
         "resources": container_resources(resources),
         "volumeMounts": mounts,
         "terminationMessagePath": DEFAULT_TERMINATION_LOG,
@@ -222,15 +275,22 @@ def _container(
     }
     if manifest.spec.storage.secret_ref:
         container["envFrom"] = [{"secretRef": {"name": manifest.spec.storage.secret_ref}}]
-    if is_multi_node(manifest, stage):
-        container["ports"] = [{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"}]
     return container
 
 
 def _pod_spec(manifest: ExperimentManifest, stage: Stage) -> dict[str, Any]:
-    spec = manifest.spec
     resources = stage_resources(manifest, stage)
     volumes, mounts = _volumes(manifest, resources)
+    pod = _base_pod_spec(manifest, _container(manifest, stage, resources, mounts), volumes)
+    if is_multi_node(manifest, stage):
+        pod["subdomain"] = service_name(manifest.name, stage)
+    return pod
+
+
+def _base_pod_spec(
+    manifest: ExperimentManifest, container: dict[str, Any], volumes: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One container, never restarted in place, non-root, with the spec's scheduling."""
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "enableServiceLinks": False,
@@ -243,10 +303,10 @@ def _pod_spec(manifest: ExperimentManifest, stage: Stage) -> dict[str, Any]:
             "fsGroupChangePolicy": "OnRootMismatch",
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_container(manifest, stage, resources, mounts)],
+        "containers": [container],
         "volumes": volumes,
     }
-    scheduling = spec.scheduling
+    scheduling = manifest.spec.scheduling
     if scheduling.node_selector:
         pod["nodeSelector"] = dict(scheduling.node_selector)
     if scheduling.tolerations:
@@ -255,8 +315,6 @@ def _pod_spec(manifest: ExperimentManifest, stage: Stage) -> dict[str, Any]:
         ]
     if scheduling.priority_class_name:
         pod["priorityClassName"] = scheduling.priority_class_name
-    if is_multi_node(manifest, stage):
-        pod["subdomain"] = service_name(manifest.name, stage)
     return pod
 
 
@@ -310,6 +368,38 @@ def build_stage_job(manifest: ExperimentManifest, stage: Stage, owner: Owner) ->
     }
 
 
+def build_cleanup_job(manifest: ExperimentManifest, owner: Owner) -> dict[str, Any]:
+    """The ``batch/v1`` Job that deletes an experiment's artifacts (``runPolicy.deleteArtifacts``).
+
+    No ownerReference (the experiment is being deleted; the Job must outlive it): the experiment's uid
+    is an annotation instead, and ``ttlSecondsAfterFinished`` removes the Job. Not suspended and not
+    queued: it is small, and deletion waits for it. ``trainer clean`` is idempotent, so a retried pod
+    or a second Job is harmless.
+    """
+    labels = cleanup_labels(manifest.name)
+    volumes, mounts = _volumes(manifest, CLEANUP_RESOURCES)
+    # The stage contract's environment; clean reads the manifest and the store only (the stage is unused).
+    env = _store_env(manifest, Stage(StageKind.REPORT))
+    container = _base_container(manifest, cleanup_command(), env, CLEANUP_RESOURCES, mounts)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": cleanup_job_name(manifest.name),
+            "namespace": owner.namespace,
+            "labels": labels,
+            "annotations": {ANNOTATION_EXPERIMENT_UID: owner.uid},
+        },
+        "spec": {
+            "backoffLimit": CLEANUP_BACKOFF_LIMIT,
+            "activeDeadlineSeconds": CLEANUP_DEADLINE_SECONDS,
+            "ttlSecondsAfterFinished": CLEANUP_TTL_SECONDS,
+            "podFailurePolicy": pod_failure_policy(),
+            "template": {"metadata": {"labels": labels}, "spec": _base_pod_spec(manifest, container, volumes)},
+        },
+    }
+
+
 def build_rendezvous_service(manifest: ExperimentManifest, stage: Stage, owner: Owner) -> dict[str, Any] | None:
     """The headless Service that gives each pod of a multi-node stage a DNS name; None otherwise."""
     if not is_multi_node(manifest, stage):
@@ -338,9 +428,12 @@ def build_rendezvous_service(manifest: ExperimentManifest, stage: Stage, owner: 
 
 __all__ = [
     "ARTIFACTS_MOUNT",
+    "CLEANUP_RESOURCES",
     "CONTAINER",
     "RENDEZVOUS_PORT",
     "Owner",
+    "artifacts_location",
+    "build_cleanup_job",
     "build_rendezvous_service",
     "build_stage_job",
     "container_resources",

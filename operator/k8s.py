@@ -227,8 +227,14 @@ class ClusterApi:
             raise TemporaryError(f"{where}: exists but vanished while being read (got 409 then 404); retrying", 1.0)
         return existing, False
 
-    async def delete_if_exists(self, kind: str, namespace: str, name: str) -> bool:
-        """Delete in the background (a Job's pods go with it); True when it existed, False on 404."""
+    async def delete_if_exists(
+        self, kind: str, namespace: str, name: str, *, propagation: str = "Background"
+    ) -> bool:
+        """Delete (a Job's pods go with it); True when it existed, False on 404.
+
+        ``Background`` (the default) removes the object at once and its dependents afterwards;
+        ``Foreground`` keeps it, with a deletionTimestamp, until its dependents (a Job's pods) are gone.
+        """
         verbs = self._verbs_for(kind)
         result = await self._call(
             f"delete {kind} {namespace}/{name}",
@@ -236,7 +242,7 @@ class ClusterApi:
             missing_ok=True,
             name=name,
             namespace=namespace,
-            propagation_policy="Background",
+            propagation_policy=propagation,
         )
         return result is not None
 

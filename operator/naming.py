@@ -24,6 +24,10 @@ LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
 ANNOTATION_COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 ANNOTATION_RETRY = "ensemw2s.io/retry"
 """Set to a new value (e.g. a timestamp) to rerun the failed stages of an experiment."""
+ANNOTATION_EXPERIMENT_UID = "ensemw2s.io/experiment-uid"
+"""On the cleanup Job (which has no ownerReference): the uid of the experiment whose artifacts it deletes."""
+CLEANUP = "cleanup"
+"""The stage label and name suffix of the Job that deletes an experiment's artifacts (never a stage name)."""
 
 DNS_LABEL_MAX = 63
 INDEXED_SUFFIX_MAX = 4
@@ -70,6 +74,11 @@ def service_name(experiment: str, stage: Stage) -> str:
     return name if name[0].isalpha() else bounded_name("w2s", name, _limit_for(stage))
 
 
+def cleanup_job_name(experiment: str) -> str:
+    """The Job that deletes an experiment's artifacts: ``<experiment>-cleanup``, a DNS label."""
+    return bounded_name(experiment, CLEANUP)
+
+
 def label_value(value: str) -> str:
     """A label value (<= 63 chars, alphanumeric ends); long values keep a prefix and a hash."""
     if len(value) <= DNS_LABEL_MAX and _LABEL_VALUE.match(value):
@@ -94,6 +103,11 @@ def stage_labels(experiment: str, stage: Stage) -> dict[str, str]:
     return labels
 
 
+def cleanup_labels(experiment: str) -> dict[str, str]:
+    """Labels of the cleanup Job and its pod: the experiment's, with the stage label ``cleanup``."""
+    return {**experiment_labels(experiment), LABEL_STAGE: CLEANUP}
+
+
 def experiment_selector(experiment: str) -> str:
     """Label selector of every object the operator owns for one experiment."""
     return ",".join(f"{key}={value}" for key, value in experiment_labels(experiment).items())
@@ -101,7 +115,9 @@ def experiment_selector(experiment: str) -> str:
 
 __all__ = [
     "ANNOTATION_COMPLETION_INDEX",
+    "ANNOTATION_EXPERIMENT_UID",
     "ANNOTATION_RETRY",
+    "CLEANUP",
     "LABEL_EXPERIMENT",
     "LABEL_JOB_NAME",
     "LABEL_MANAGED_BY",
@@ -111,6 +127,8 @@ __all__ = [
     "LABEL_STAGE",
     "MANAGER",
     "bounded_name",
+    "cleanup_job_name",
+    "cleanup_labels",
     "experiment_labels",
     "experiment_selector",
     "is_dns_label",

@@ -18,13 +18,15 @@ not atomic, ``stage.json`` is uploaded last and is the completion marker.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import os
 import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,24 @@ class StageWorkspace:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)  # type: ignore[arg-type]
         _atomic_write(self.directory / name, buffer.getvalue())
+
+
+@contextmanager
+def _exclusive(directory: Path, stage: Stage) -> Iterator[None]:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(
+                f"stage {stage.name}: already running in another process ({directory} is locked); "
+                "wait for it to finish, or stop it and run again to resume"
+            ) from None
+        except OSError:
+            pass  # a file system without locks (some NFS mounts): proceed unlocked
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -165,12 +185,17 @@ class ExperimentStore:
         return StageOutput(self, self.stage_path(stage, key))
 
     @contextmanager
-    def workspace(self, stage: Stage, key: str) -> Iterator[StageWorkspace]:
-        """A folder to write a stage's outputs into; kept after a crash so the stage resumes."""
+    def workspace(self, stage: Stage, key: str, *, exclusive: bool = True) -> Iterator[StageWorkspace]:
+        """A folder to write a stage's outputs into; kept after a crash so the stage resumes.
+
+        ``exclusive`` locks it (flock on the folder): a second process running the same stage of the same
+        experiment fails at once instead of overwriting the first one's checkpoints.
+        """
         partial = f"{self.stage_path(stage, key)}.partial"
         directory = Path(self._full(partial)) if self.local else self._work / self.url.replace("://", "/") / partial
         directory.mkdir(parents=True, exist_ok=True)
-        yield StageWorkspace(directory, directory / "checkpoints")
+        with _exclusive(directory, stage) if exclusive else nullcontext():
+            yield StageWorkspace(directory, directory / "checkpoints")
 
     def publish(self, stage: Stage, key: str, workspace: StageWorkspace, summary: StageSummary) -> None:
         """Finish a stage: drop its checkpoints, write stage.json, make the folder visible atomically."""

@@ -100,7 +100,10 @@ def _run_as_helper_rank(
     """Ranks > 0 train in lockstep with rank 0 and read its checkpoints, but write into a private scratch
     folder and publish nothing: rank 0 alone owns the stage's output."""
     key = keys[stage]
-    with store.workspace(stage, key) as shared, tempfile.TemporaryDirectory(prefix="ensemw2s-rank-") as scratch:
+    with (
+        store.workspace(stage, key, exclusive=False) as shared,
+        tempfile.TemporaryDirectory(prefix="ensemw2s-rank-") as scratch,
+    ):
         workspace = StageWorkspace(Path(scratch), shared.checkpoints)
         result = stage_function(stage.kind)(StageContext(manifest, stage, store, keys, workspace, sink))
     return StageSummary(stage=stage.name, key=key, seconds=round(time.monotonic() - started, 3), metrics=result.metrics)

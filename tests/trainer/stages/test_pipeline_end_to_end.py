@@ -95,3 +95,19 @@ def test_helper_ranks_publish_nothing(
     assert summary.stage == "prepare-s1"
     assert not list(tmp_path.rglob("stage.json")), "only rank 0 publishes a stage"
     assert not list(tmp_path.rglob("examples.json")), "helper ranks write into private scratch"
+
+
+def test_a_stage_running_elsewhere_is_not_clobbered(tiny_manifest: ExperimentManifest, tmp_path: Path) -> None:
+    from ensemw2s.trainer.errors import StoreError
+    from ensemw2s.trainer.stages.run import open_store
+
+    stage = Stage(StageKind.PREPARE, 1)
+    store = open_store(tiny_manifest, str(tmp_path))
+    key = stage_keys(tiny_manifest.spec)[stage]
+    with (
+        store.workspace(stage, key),
+        pytest.raises(StoreError, match=r"stage prepare-s1: already running in another process"),
+    ):
+        run_stage(tiny_manifest, stage, str(tmp_path), SilentProgress())
+    summary = run_stage(tiny_manifest, stage, str(tmp_path), SilentProgress())
+    assert summary.stage == "prepare-s1" and not summary.skipped
