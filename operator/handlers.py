@@ -9,6 +9,11 @@ having seen a particular event, so a restart or a missed event loses nothing and
 Concurrency: Kopf serialises the create/update/resume handlers of one object, but timers and the
 Job-event handler run beside them. A per-experiment lock serialises all of them; a trigger that
 finds another one already waiting for the lock is dropped (the waiting one will read fresh state).
+
+Deletion (:func:`delete_artifacts`, an ``on.delete`` handler behind Kopf's finalizer): with
+``runPolicy.deleteArtifacts`` it stops the stage Jobs, runs the cleanup Job and keeps the finalizer
+until that Job has ended; otherwise it only says where the artifacts stay. It never blocks forever:
+a failed cleanup, an unreadable spec or a refused Job let the deletion go on with a Warning event.
 """
 
 from __future__ import annotations
@@ -39,10 +44,17 @@ from ensemw2s.spec import (
 )
 
 from .errors import PermanentError, TemporaryError
-from .jobs import Owner, build_rendezvous_service, build_stage_job, owner_from_body
+from .jobs import (
+    Owner,
+    artifacts_location,
+    build_cleanup_job,
+    build_rendezvous_service,
+    build_stage_job,
+    owner_from_body,
+)
 from .k8s import ClusterApi, JsonObject, load_client_configuration, status_patch
 from .metrics import OperatorMetrics
-from .naming import LABEL_MANAGED_BY, MANAGER
+from .naming import ANNOTATION_EXPERIMENT_UID, LABEL_MANAGED_BY, MANAGER
 from .observe import JobPhase, ObservedJob, failure_reason, observe_jobs, pods_of_job
 from .plan import EventSpec, Plan, plan_reconcile, plan_rejected
 from .settings import KOPF_PREFIX, OperatorConfig
@@ -56,6 +68,15 @@ OPERATIONAL_ANNOTATIONS = (f"{KOPF_PREFIX}/", "kopf.zalando.org/", "kubectl.kube
 """Annotations that are bookkeeping, not the user's: left out of the manifest the Jobs receive."""
 LOG_TAIL_LINES = 20
 SPEC_WARNING = "SpecWarning"
+CLEANUP_POLL = 2.0
+"""Seconds before the first re-check of a deletion waiting for Jobs; x1.5 per retry up to CLEANUP_POLL_MAX."""
+CLEANUP_POLL_MAX = 15.0
+CLEANUP_TIMEOUT = 1800.0
+"""Kopf gives the deletion handler up (and releases the finalizer) after 30 minutes of retries."""
+ARTIFACTS_KEPT = "ArtifactsKept"
+DELETING_ARTIFACTS = "DeletingArtifacts"
+ARTIFACTS_DELETED = "ArtifactsDeleted"
+CLEANUP_FAILED = "ArtifactCleanupFailed"
 
 R = TypeVar("R")
 EventSink = Callable[[Mapping[str, Any], EventSpec], None]
@@ -313,6 +334,141 @@ def _stage_seconds(entry: Mapping[str, Any]) -> float | None:
     return None
 
 
+def cleanup_delay(retry: int) -> float:
+    """Seconds until a waiting deletion looks again: quick at first, then every CLEANUP_POLL_MAX seconds."""
+    return float(min(CLEANUP_POLL_MAX, CLEANUP_POLL * 1.5 ** min(max(retry, 0), 20)))
+
+
+def job_outcome(job: Mapping[str, Any]) -> JobPhase | None:
+    """SUCCEEDED or FAILED from a Job's conditions; None while it has not ended."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") in ("Complete", "SuccessCriteriaMet"):
+            return JobPhase.SUCCEEDED
+        if condition.get("type") in ("Failed", "FailureTarget"):
+            return JobPhase.FAILED
+    return None
+
+
+async def delete_artifacts(
+    api: ClusterApi, body: Mapping[str, Any], *, emit: EventSink = post_event, retry: int = 0
+) -> None:
+    """The experiment is being deleted: with ``runPolicy.deleteArtifacts``, delete its artifacts first.
+
+    Returns when the deletion may go on (Kopf then removes the finalizer); raises TemporaryError while
+    it must wait (stage Jobs still stopping, the cleanup Job still running). Level-based: every call
+    looks at what exists, so a restart or a repeated call changes nothing.
+    """
+    meta: Mapping[str, Any] = body.get("metadata") or {}
+    where = f"{meta.get('namespace')}/{meta.get('name')}"
+    try:
+        manifest = manifest_from_body(body)
+    except SpecError as exc:
+        message = f"artifacts kept: the spec cannot be read ({str(exc).splitlines()[0]})"
+        logger.warning("%s: %s", where, message)
+        emit(body, EventSpec(ARTIFACTS_KEPT, message, "Warning"))
+        return
+    location = artifacts_location(manifest)
+    if not manifest.spec.run_policy.delete_artifacts:
+        message = f"artifacts kept in {location} (spec.runPolicy.deleteArtifacts is false)"
+        logger.info("%s: %s", where, message)
+        emit(body, EventSpec(ARTIFACTS_KEPT, message))
+        return
+    owner = owner_from_body(body)
+    try:
+        cleanup_job = build_cleanup_job(manifest, owner)
+    except PermanentError as exc:
+        _cleanup_failed(emit, body, where, f"no cleanup Job: {exc}; artifacts kept in {location}")
+        return
+    delay = cleanup_delay(retry)
+    stopping = await _stop_stage_jobs(api, owner)
+    if stopping:
+        raise TemporaryError(
+            f"{where}: waiting for {len(stopping)} stage Job(s) to stop before deleting {location} "
+            f"(got {', '.join(stopping[:3])}{', ...' if len(stopping) > 3 else ''}); retrying",
+            delay,
+        )
+    try:
+        job, created = await api.create_or_get(cleanup_job)
+    except PermanentError as exc:
+        _cleanup_failed(emit, body, where, f"the cleanup Job was refused: {exc}; artifacts kept in {location}")
+        return
+    job_meta: Mapping[str, Any] = job.get("metadata") or {}
+    job_name = str(job_meta.get("name"))
+    if created:
+        message = f"Job {job_name} deletes the artifacts in {location}"
+        logger.info("%s: %s", where, message)
+        emit(body, EventSpec(DELETING_ARTIFACTS, message))
+    elif (job_meta.get("annotations") or {}).get(ANNOTATION_EXPERIMENT_UID) != owner.uid:
+        await _replace_stale_cleanup(api, body, job, where, location, emit, delay)
+        return
+    outcome = job_outcome(job)
+    if outcome is JobPhase.SUCCEEDED:
+        message = f"Job {job_name} deleted the artifacts in {location}"
+        logger.info("%s: %s", where, message)
+        emit(body, EventSpec(ARTIFACTS_DELETED, message))
+        return
+    if outcome is JobPhase.FAILED:
+        pods = pods_of_job(job, await api.list_pods(owner.namespace, owner.name))
+        reason = failure_reason(job, pods) or "Failed"
+        _cleanup_failed(
+            emit,
+            body,
+            where,
+            f"Job {job_name} failed ({reason}): artifacts may remain in {location}; "
+            f"see kubectl logs job/{job_name} -n {owner.namespace}, then delete them by hand",
+        )
+        return
+    raise TemporaryError(f"{where}: waiting for Job {job_name} to delete {location}; retrying", delay)
+
+
+async def _stop_stage_jobs(api: ClusterApi, owner: Owner) -> list[str]:
+    """Delete the experiment's stage Jobs (Foreground: each stays until its pods are gone), so that no
+    running stage writes after the cleanup; the names of those still there."""
+    jobs = await api.list_jobs(owner.namespace, owner.name, owner_uid=owner.uid)
+    if not jobs:
+        return []
+    for job in jobs:
+        meta = job.get("metadata") or {}
+        if not meta.get("deletionTimestamp"):
+            await api.delete_if_exists("Job", owner.namespace, str(meta.get("name")), propagation="Foreground")
+    remaining = await api.list_jobs(owner.namespace, owner.name, owner_uid=owner.uid)
+    return sorted(str((job.get("metadata") or {}).get("name")) for job in remaining)
+
+
+async def _replace_stale_cleanup(
+    api: ClusterApi,
+    body: Mapping[str, Any],
+    job: Mapping[str, Any],
+    where: str,
+    location: str,
+    emit: EventSink,
+    delay: float,
+) -> None:
+    """A Job with the cleanup Job's name that is not this experiment's (an earlier experiment of the same
+    name, within its TTL): wait for it to end, delete it, and let the next call create ours. A Job the
+    operator did not create is left alone, and the artifacts kept."""
+    meta: Mapping[str, Any] = job.get("metadata") or {}
+    name, namespace = str(meta.get("name")), str(meta.get("namespace"))
+    if (meta.get("labels") or {}).get(LABEL_MANAGED_BY) != MANAGER:
+        _cleanup_failed(
+            emit, body, where, f"Job {name} exists and was not created by the operator; artifacts kept in {location}"
+        )
+        return
+    if job_outcome(job) is None:
+        raise TemporaryError(
+            f"{where}: waiting for Job {name} (of an earlier experiment of the same name) to end; retrying", delay
+        )
+    await api.delete_if_exists("Job", namespace, name)
+    raise TemporaryError(f"{where}: deleted the earlier experiment's finished Job {name}; retrying", 1.0)
+
+
+def _cleanup_failed(emit: EventSink, body: Mapping[str, Any], where: str, message: str) -> None:
+    logger.warning("%s: %s: %s", where, CLEANUP_FAILED, message)
+    emit(body, EventSpec(CLEANUP_FAILED, message, "Warning"))
+
+
 async def as_kopf_errors(awaitable: Awaitable[R]) -> R:
     """Map the operator's errors to Kopf's: temporary ones retry after their delay, permanent ones stop."""
     try:
@@ -361,6 +517,10 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, reconciler
         except (TemporaryError, PermanentError) as exc:
             logger.warning("%s (the periodic reconciliation will retry)", exc)
 
+    @kopf.on.delete(*RESOURCE, registry=registry, id="delete-artifacts", timeout=CLEANUP_TIMEOUT)
+    async def delete_artifacts_on_delete(*, body: kopf.Body, retry: int, **_: Any) -> None:
+        await as_kopf_errors(delete_artifacts(reconciler.api, body, retry=retry))
+
     @kopf.on.event(*RESOURCE, registry=registry)
     def forget_deleted(*, type: str | None, namespace: str | None, name: str, **_: Any) -> None:
         if type == "DELETED":
@@ -387,4 +547,15 @@ def connection_info(configuration: Any) -> kopf.ConnectionInfo:
     )
 
 
-__all__ = ["Outcome", "Reconciler", "is_finished", "manifest_from_body", "mean_pgrs", "post_event", "register"]
+__all__ = [
+    "Outcome",
+    "Reconciler",
+    "cleanup_delay",
+    "delete_artifacts",
+    "is_finished",
+    "job_outcome",
+    "manifest_from_body",
+    "mean_pgrs",
+    "post_event",
+    "register",
+]

@@ -227,9 +227,7 @@ class ClusterApi:
             raise TemporaryError(f"{where}: exists but vanished while being read (got 409 then 404); retrying", 1.0)
         return existing, False
 
-    async def delete_if_exists(
-        self, kind: str, namespace: str, name: str, *, propagation: str = "Background"
-    ) -> bool:
+    async def delete_if_exists(self, kind: str, namespace: str, name: str, *, propagation: str = "Background") -> bool:
         """Delete (a Job's pods go with it); True when it existed, False on 404.
 
         ``Background`` (the default) removes the object at once and its dependents afterwards;

@@ -83,7 +83,10 @@ PERMISSIONS: tuple[Permission, ...] = (
         "batch",
         "jobs",
         ("create", "get", "list", "watch", "patch", "delete"),
-        used_by="create (get after a 409), list per experiment, Kopf's Job watch, suspend/resume (patch), retry (delete)",
+        used_by=(
+            "create (get after a 409; also the cleanup Job), list per experiment, Kopf's Job watch, "
+            "suspend/resume (patch), retry and stopping stages before a cleanup (delete)"
+        ),
     ),
     Permission("", "pods", ("list",), used_by="observing a stage's pods (attempts, reasons, termination messages)"),
     Permission("", "pods/log", ("get",), used_by="the log tail of a failed stage"),

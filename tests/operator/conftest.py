@@ -5,7 +5,9 @@
   on create, ``generateName``, generation bumps on spec changes, status-subresource semantics,
   label selectors on list and watch, watches that resume from a resourceVersion instead of
   replaying everything, ``GET /api/v1/namespaces`` (KMock's path parser crashes on it, which breaks
-  a namespace-scoped Kopf), pod logs, and owner-reference garbage collection. The operator's code
+  a namespace-scoped Kopf), pod logs, finalizers (a DELETE of an object with finalizers only sets
+  ``deletionTimestamp`` and a new resourceVersion; the object goes when a write leaves it without
+  finalizers), and owner-reference garbage collection once an owner is really gone. The operator's code
   has no workaround for KMock: everything lives here.
 - :class:`Kubelet` plays the Job controller and the kubelet: it starts pods for Jobs and writes
   their terminal states (termination messages carrying a ``StageSummary``) and the Job conditions.
@@ -168,6 +170,9 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             self._prepare_json_patch(request)
         if request.resource is not None and request.action == kmock.action.DELETE and request.name:
             doomed_uid = self._uid_of(request.resource, request.namespace, request.name)
+            await self._mark_for_deletion(request.resource, request.namespace, request.name)
+        elif request.resource is not None and request.action == kmock.action.UPDATE and request.name:
+            doomed_uid = self._uid_of(request.resource, request.namespace, request.name, deleting=True)
         try:
             response = await super()._handle(request)
         finally:
@@ -178,7 +183,13 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             stored = self._stored(request.resource, namespace, name)
             if stored is not None and _meta(stored).get("uid") == assigned_uid:
                 self.creations[(str(request.resource.plural), str(namespace), name)] += 1
-        if doomed_uid is not None and response.status < 300:
+        if (
+            doomed_uid is not None
+            and request.resource is not None
+            and response.status < 300
+            and self._uid_of(request.resource, request.namespace, str(request.name)) != doomed_uid
+        ):
+            # Really gone (not just marked for deletion, not replaced by a namesake): collect its dependents.
             await self._collect_garbage({doomed_uid})
         return response
 
@@ -239,9 +250,30 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             ops.append({"op": "replace", "path": "/metadata/generation", "value": int(meta.get("generation") or 1) + 1})
         ops.append({"op": "replace", "path": "/metadata/resourceVersion", "value": self.next_revision()})
 
-    def _uid_of(self, resource: kmock.resource, namespace: str | None, name: str) -> str | None:
+    def _uid_of(
+        self, resource: kmock.resource, namespace: str | None, name: str, *, deleting: bool = False
+    ) -> str | None:
+        """The stored object's uid (with ``deleting``: only if it is marked for deletion)."""
         stored = self._stored(resource, namespace, name)
-        return None if stored is None else str(_meta(stored).get("uid"))
+        if stored is None or (deleting and not _meta(stored).get("deletionTimestamp")):
+            return None
+        return str(_meta(stored).get("uid"))
+
+    async def _mark_for_deletion(self, resource: kmock.resource, namespace: str | None, name: str) -> None:
+        """A DELETE of an object with finalizers sets ``deletionTimestamp`` and a new resourceVersion (a
+        MODIFIED event); KMock then leaves it stored until a write removes its last finalizer."""
+        key: kmock.ObjectKey = (resource, namespace, name)
+        async with self._lock:
+            stored = self._stored(resource, namespace, name)
+            if stored is None or not _meta(stored).get("finalizers") or _meta(stored).get("deletionTimestamp"):
+                return
+            marked = {
+                "deletionTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "deletionGracePeriodSeconds": 0,
+                "resourceVersion": self.next_revision(),
+            }
+            self.objects[key].patch({"metadata": marked})
+            await self._buses[resource].put({"type": "MODIFIED", "object": self.objects[key].raw})
 
     async def _collect_garbage(self, uids: set[str]) -> None:
         """Delete the dependents of deleted owners (background propagation, done at once)."""
@@ -375,6 +407,9 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         )
         assert status < 300, data
         return dict(data)
+
+    def experiment_or_none(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.read(EXPERIMENTS, namespace, name)
 
     async def delete_experiment(self, namespace: str, name: str) -> None:
         status, data = await self.call(
