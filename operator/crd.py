@@ -14,7 +14,6 @@ Regenerate the checked-in file after changing a model::
 
 from __future__ import annotations
 
-import argparse
 import copy
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import yaml
 from ensemw2s.spec import API_GROUP, API_VERSION, KIND, PLURAL, SHORT_NAMES, ExperimentSpec
 
+from .generated import write_generated
 from .status_model import ExperimentStatus
 
 CRD_NAME = f"{PLURAL}.{API_GROUP}"
@@ -230,18 +230,7 @@ def experiment_json_schema(*, strict: bool = True) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Write the CRD to ``manifests/crd/`` of the source tree (or ``--output``; ``-`` for stdout)."""
-    parser = argparse.ArgumentParser(description="Generate the EnsemW2SExperiment CRD from the typed models.")
-    default = Path(__file__).resolve().parents[1] / CRD_FILE
-    parser.add_argument("--output", "-o", default=str(default), help=f"file to write, or '-' (default: {default})")
-    args = parser.parse_args(argv)
-    text = render_crd()
-    if args.output == "-":
-        print(text, end="")
-        return
-    target = Path(args.output)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    print(f"wrote {target}")
+    write_generated(render_crd, CRD_FILE, "Generate the EnsemW2SExperiment CRD from the typed models.", argv)
 
 
 __all__ = [

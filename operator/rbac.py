@@ -17,7 +17,6 @@ authenticated client (:data:`DISCOVERY`).
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ensemw2s.operator.generated import write_generated
 from ensemw2s.spec import API_GROUP, PLURAL
 
 SYSTEM_NAMESPACE = "ensemw2s-system"
@@ -209,18 +209,7 @@ def render_rbac() -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Write ``manifests/install/rbac.yaml`` of the source tree (or ``--output``; ``-`` for stdout)."""
-    parser = argparse.ArgumentParser(description="Generate the operator's RBAC manifests from its permissions.")
-    default = Path(__file__).resolve().parents[1] / RBAC_FILE
-    parser.add_argument("--output", "-o", default=str(default), help=f"file to write, or '-' (default: {default})")
-    args = parser.parse_args(argv)
-    text = render_rbac()
-    if args.output == "-":
-        print(text, end="")
-        return
-    target = Path(args.output)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    print(f"wrote {target}")
+    write_generated(render_rbac, RBAC_FILE, "Generate the operator's RBAC manifests from its permissions.", argv)
 
 
 __all__ = [

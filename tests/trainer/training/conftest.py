@@ -53,14 +53,3 @@ def task() -> SentimentTask:
 def task_factory():
     """``make_task(count, seed, model)`` for tests that need several tasks."""
     return make_task
-
-
-@pytest.fixture(autouse=True)
-def one_cpu_thread():
-    """One intra-op thread: the CPUs are shared, and oversubscribed threads slow tests tenfold."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
