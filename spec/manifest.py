@@ -142,8 +142,15 @@ def parse_manifest(data: Any, source: str = "") -> ExperimentManifest:
     if not isinstance(data, dict):
         where = source or "manifest"
         raise SpecError(
-            problem(where, "must be a mapping with apiVersion, kind, metadata and spec", f"a {type(data).__name__}")
+            problem(
+                where,
+                "must be a mapping with apiVersion, kind, metadata and spec",
+                "an empty document" if data is None else f"a {type(data).__name__}",
+            )
         )
+    kind = data.get("kind")
+    if kind is not None and kind != KIND:
+        raise SpecError(problem("kind", f"must be {KIND}", kind, "this document is not an experiment"))
     try:
         return ExperimentManifest.model_validate(data)
     except ValidationError as exc:
@@ -158,10 +165,19 @@ def load_manifest(path: str | Path) -> ExperimentManifest:
     except FileNotFoundError:
         raise SpecError(problem(str(file), "file not found", fix="check the path")) from None
     try:
-        data = yaml.safe_load(text)
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as exc:
         raise SpecError(problem(str(file), f"is not valid YAML: {exc}".replace("\n", " "))) from None
-    return parse_manifest(data, str(file))
+    if len(documents) > 1:
+        # A multi-document file (e.g. a PVC next to the experiment): the experiment is the one of our kind.
+        ours = [doc for doc in documents if isinstance(doc, dict) and doc.get("kind") == KIND]
+        if len(ours) != 1:
+            kinds = ", ".join(
+                str(doc.get("kind")) if isinstance(doc, dict) else type(doc).__name__ for doc in documents
+            )
+            raise SpecError(problem(str(file), f"must hold exactly one {KIND} document", f"{len(ours)} among {kinds}"))
+        documents = ours
+    return parse_manifest(documents[0] if documents else None, str(file))
 
 
 def dump_manifest(manifest: ExperimentManifest) -> str:

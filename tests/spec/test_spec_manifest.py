@@ -129,3 +129,36 @@ def test_manifest_is_frozen() -> None:
     with pytest.raises(ValueError):
         manifest.spec.weak.rounds = 3  # type: ignore[misc]
     assert isinstance(manifest, ExperimentManifest)
+
+
+def test_a_document_of_another_kind_is_one_clear_error(tmp_path: Path) -> None:
+    file = tmp_path / "pvc.yaml"
+    file.write_text(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: x}\nspec: {accessModes: [ReadWriteOnce]}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_manifest(file)
+    assert (
+        str(caught.value)
+        == "kind: must be EnsemW2SExperiment (got 'PersistentVolumeClaim'); this document is not an experiment"
+    )
+
+
+def test_the_experiment_is_found_in_a_multi_document_file(tmp_path: Path) -> None:
+    pvc = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: x}\n"
+    file = tmp_path / "both.yaml"
+    file.write_text(pvc + "---\n" + QUICKSTART.read_text())
+    assert load_manifest(file).name == "quickstart"
+    file.write_text(pvc + "---\n" + pvc)
+    with pytest.raises(
+        SpecError,
+        match=r"must hold exactly one EnsemW2SExperiment document \(got '0 among PersistentVolumeClaim, PersistentVolumeClaim'\)",
+    ):
+        load_manifest(file)
+
+
+def test_an_empty_file(tmp_path: Path) -> None:
+    file = tmp_path / "empty.yaml"
+    file.write_text("# nothing\n")
+    with pytest.raises(SpecError, match="must be a mapping with apiVersion, kind, metadata and spec"):
+        load_manifest(file)
