@@ -18,7 +18,7 @@ Rules (see also ``status_model``):
 - **Suspend**: ``spec.runPolicy.suspend: true`` suspends every unfinished Job and creates none;
   ``false`` resumes them. Jobs queued in Kueue (``spec.scheduling.queueName``) are never resumed by
   the operator: Kueue admits them.
-- **Spec changes after start**: the fields in :data:`MUTABLE_FIELDS` (how to run: image, resources,
+- **Spec changes after start**: the fields in :data:`.spec_changes.MUTABLE_FIELDS` (how to run: image, resources,
   nodes, scheduling, run policy, threads, secrets) may change and apply to Jobs created afterwards.
   Any other change (what to compute) is refused: ``Accepted`` stays True (the running experiment is
   still the accepted one), ``SpecUpToDate`` turns False with reason ``SpecChangeRefused`` naming each
@@ -31,8 +31,6 @@ Rules (see also ``status_model``):
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,7 +38,6 @@ from typing import Any
 
 from ensemw2s.spec import (
     ExperimentManifest,
-    ExperimentSpec,
     Problem,
     Severity,
     Stage,
@@ -48,13 +45,12 @@ from ensemw2s.spec import (
     StageKind,
     Target,
     build_stage_graph,
-    problem,
     semantic_problems,
 )
-from pydantic import ValidationError
 
 from .naming import ANNOTATION_RETRY, job_name
 from .observe import JobPhase, ObservedJob
+from .spec_changes import MUTABLE_FIELDS, changed_fields, fixed_spec, graph_spec, refusal_message, spec_hash
 from .status_model import (
     ConditionType,
     ExperimentStatus,
@@ -73,18 +69,6 @@ from .status_model import (
 
 CREATE_GRACE = timedelta(seconds=60)
 EVENT_MESSAGE_LIMIT = 1024
-MUTABLE_FIELDS: tuple[str, ...] = (
-    "image",
-    "runPolicy",
-    "scheduling",
-    "weak.resources",
-    "strong.resources",
-    "strong.nodes",
-    "runtime.threads",
-    "storage.secretRef",
-    "storage.hfTokenSecretRef",
-)
-"""Spec fields (camelCase paths under ``spec``) that may change after the experiment started."""
 
 _ACTIVE = {StagePhase.CREATING, StagePhase.PENDING, StagePhase.QUEUED, StagePhase.RUNNING}
 _FROM_JOB = {
@@ -115,67 +99,6 @@ class Plan:
     status: dict[str, Any] = field(default_factory=dict)
     """The full new ``.status`` (JSON, camelCase; None values remove fields under a merge patch)."""
     events: tuple[EventSpec, ...] = ()
-
-
-# --- spec changes -------------------------------------------------------------------------------
-
-
-def fixed_spec(spec: ExperimentSpec) -> dict[str, Any]:
-    """The spec without :data:`MUTABLE_FIELDS`: what an experiment computes."""
-    data: dict[str, Any] = spec.to_json_dict()
-    for path in MUTABLE_FIELDS:
-        *parents, leaf = path.split(".")
-        node: Any = data
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
-    return data
-
-
-def spec_hash(fixed: Mapping[str, Any]) -> str:
-    text = json.dumps(fixed, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def changed_fields(accepted: Any, current: Any, path: str = "spec") -> list[tuple[str, Any, Any]]:
-    """``(path, accepted, current)`` per changed field. Fields only one side has are ignored: they
-    come from a different operator version (a new field with its default), not from the user."""
-    if isinstance(accepted, dict) and isinstance(current, dict):
-        out: list[tuple[str, Any, Any]] = []
-        for key in accepted:
-            if key in current:
-                out += changed_fields(accepted[key], current[key], f"{path}.{key}")
-        return out
-    return [] if accepted == current else [(path, accepted, current)]
-
-
-def _refusal_message(changes: Sequence[tuple[str, Any, Any]]) -> str:
-    lines = [
-        str(problem(p, f"cannot change after the experiment started, accepted {json.dumps(old)}", new))
-        for p, old, new in changes
-    ]
-    return (
-        "\n".join(lines) + "\nrevert these fields, or create a new experiment for the new spec; "
-        "no new stage starts until then"
-    )
-
-
-def _graph_spec(spec: ExperimentSpec, accepted: Mapping[str, Any] | None, refused: bool) -> ExperimentSpec:
-    """The spec whose graph the status describes: the accepted one while a change is refused."""
-    if not refused or not accepted:
-        return spec
-
-    def merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-        return out
-
-    try:
-        return ExperimentSpec.model_validate(merge(spec.to_json_dict(), accepted))
-    except ValidationError:
-        return spec
 
 
 # --- stage states -------------------------------------------------------------------------------
@@ -363,7 +286,7 @@ def plan_reconcile(
     elif accepted_hash != current_hash:
         changes = changed_fields(accepted, fixed) if accepted else [("spec", "(unknown)", "(changed)")]
     refused = bool(changes)
-    graph = build_stage_graph(_graph_spec(spec, accepted, refused))
+    graph = build_stage_graph(graph_spec(spec, accepted, refused))
 
     # Retry requested?
     token = manifest.metadata.annotations.get(ANNOTATION_RETRY)
@@ -414,7 +337,7 @@ def plan_reconcile(
         generation=generation,
         now=now,
         accepted=(accepted_hash, accepted),
-        refusal=_refusal_message(changes) if refused else None,
+        refusal=refusal_message(changes) if refused else None,
         warnings=warnings,
     )
     milestones = _condition_events(previous, status)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from ensemw2s.operator.observe import JobPhase
-from ensemw2s.operator.plan import MUTABLE_FIELDS, changed_fields, fixed_spec, plan_reconcile, plan_rejected
+from ensemw2s.operator.plan import plan_reconcile, plan_rejected
+from ensemw2s.operator.spec_changes import MUTABLE_FIELDS, changed_fields, fixed_spec
 from ensemw2s.spec import Stage, StageKind, StrongVariant, Target, problem, semantic_problems
 
 PREPARE = Stage(StageKind.PREPARE, 1)

@@ -1,0 +1,86 @@
+"""Spec changes after an experiment started: which fields may change, and how a refusal reads.
+
+What an experiment *computes* is fixed once its first Job exists; how it *runs* (image, resources, nodes,
+scheduling, run policy, threads, secrets) may change and applies to Jobs created afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ensemw2s.spec import ExperimentSpec, problem
+from pydantic import ValidationError
+
+MUTABLE_FIELDS: tuple[str, ...] = (
+    "image",
+    "runPolicy",
+    "scheduling",
+    "weak.resources",
+    "strong.resources",
+    "strong.nodes",
+    "runtime.threads",
+    "storage.secretRef",
+    "storage.hfTokenSecretRef",
+)
+"""Spec fields (camelCase paths under ``spec``) that may change after the experiment started."""
+
+
+def fixed_spec(spec: ExperimentSpec) -> dict[str, Any]:
+    """The spec without :data:`MUTABLE_FIELDS`: what an experiment computes."""
+    data: dict[str, Any] = spec.to_json_dict()
+    for path in MUTABLE_FIELDS:
+        *parents, leaf = path.split(".")
+        node: Any = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return data
+
+
+def spec_hash(fixed: Mapping[str, Any]) -> str:
+    text = json.dumps(fixed, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def changed_fields(accepted: Any, current: Any, path: str = "spec") -> list[tuple[str, Any, Any]]:
+    """``(path, accepted, current)`` per changed field. Fields only one side has are ignored: they
+    come from a different operator version (a new field with its default), not from the user."""
+    if isinstance(accepted, dict) and isinstance(current, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for key in accepted:
+            if key in current:
+                out += changed_fields(accepted[key], current[key], f"{path}.{key}")
+        return out
+    return [] if accepted == current else [(path, accepted, current)]
+
+
+def refusal_message(changes: Sequence[tuple[str, Any, Any]]) -> str:
+    lines = [
+        str(problem(p, f"cannot change after the experiment started, accepted {json.dumps(old)}", new))
+        for p, old, new in changes
+    ]
+    return (
+        "\n".join(lines) + "\nrevert these fields, or create a new experiment for the new spec; "
+        "no new stage starts until then"
+    )
+
+
+def graph_spec(spec: ExperimentSpec, accepted: Mapping[str, Any] | None, refused: bool) -> ExperimentSpec:
+    """The spec whose graph the status describes: the accepted one while a change is refused."""
+    if not refused or not accepted:
+        return spec
+
+    def merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        return out
+
+    try:
+        return ExperimentSpec.model_validate(merge(spec.to_json_dict(), accepted))
+    except ValidationError:
+        return spec
