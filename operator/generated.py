@@ -10,7 +10,7 @@ SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_generated(
-    render: Callable[[], str], relative_file: str, description: str, argv: Sequence[str] | None
+    render: Callable[[], str], relative_file: str | Path, description: str, argv: Sequence[str] | None
 ) -> None:
     """Write ``render()`` to ``relative_file`` of the source tree (or ``--output``; ``-`` for stdout)."""
     parser = argparse.ArgumentParser(description=description)
