@@ -163,6 +163,12 @@ def _not_found(model: str) -> str:
     return f"{message}; did you mean {close[0]!r}?" if close else message
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    line = text[0] if text else type(error).__name__
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
 def _load_saved(directory: Path, num_labels: int, field: str) -> LoadedClassifier:
     saved = int(read_header(directory)["num_labels"])
     if saved != num_labels:
@@ -182,11 +188,18 @@ def _from_pretrained(source: str, num_labels: int, head: HeadKind, field: str) -
         config = AutoConfig.from_pretrained(source)
         tokenizer = AutoTokenizer.from_pretrained(source)
     except OSError as error:
+        bare_and_close = "/" not in source and difflib.get_close_matches(source, preset_names(), n=1)
+        rule = (
+            _not_found(source)
+            if bare_and_close
+            else f"cannot load {source!r} from the Hugging Face Hub or its cache ({_first_line(error)})"
+        )
         raise ModelError(
             field,
-            _not_found(source),
+            rule,
             None,
-            "for a hub model check the id and the network (or unset HF_HUB_OFFLINE, or pre-fill the HF cache)",
+            "check the id and the network, or pre-fill the HF cache (HF_HOME) and set HF_HUB_OFFLINE=1; "
+            f"offline presets: {', '.join(preset_names())}",
         ) from error
     if head is HeadKind.AUTO:
         head = resolve_head(config, source, field)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ensemw2s.spec import ExperimentManifest, Stage, StageKind, StageSummary, build_stage_graph
+from ensemw2s.spec import ExperimentManifest, FieldError, Stage, StageKind, StageSummary, build_stage_graph
 
 from ..errors import MissingInput, StageFailed, TrainerError
 from ..keys import stage_keys
@@ -70,6 +70,8 @@ def run_stage(
             result = stage_function(stage.kind)(context)
         except TrainerError:
             raise
+        except FieldError as exc:  # already worded with the formula, naming its field
+            raise StageFailed(stage.name, str(exc)) from exc
         except (ValueError, OSError, RuntimeError) as exc:
             raise StageFailed(stage.name, f"{type(exc).__name__}: {exc}") from exc
         summary = StageSummary(

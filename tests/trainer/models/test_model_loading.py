@@ -173,3 +173,13 @@ def test_tokenizer_without_any_fallback_token_is_refused(corpus: list[str], tmp_
     tokenizer.save_pretrained(directory)
     with pytest.raises(ModelError, match=r"has no pad, EOS or UNK token to pad with"):
         load_classifier(str(directory), 2, None, seed=0)
+
+
+def test_an_unreachable_hub_model_says_so(offline_hub: None) -> None:
+    with pytest.raises(ModelError) as caught:
+        load_classifier("some-org/some-model", 2, None, seed=0, field="spec.strong.model")
+    message = str(caught.value)
+    assert message.startswith(
+        "spec.strong.model: cannot load 'some-org/some-model' from the Hugging Face Hub or its cache ("
+    )
+    assert "HF_HUB_OFFLINE=1" in message and "offline presets: minilm, tiny-strong, tiny-weak" in message
