@@ -37,10 +37,8 @@ def soft_pseudo_labels(
     method: CombineMethod = CombineMethod.PROB,
 ) -> npt.NDArray[np.float64]:
     """F_r / sum_{t<r} alpha_t: a distribution over classes per example (rows sum to 1)."""
-    p, a = _stack(probs, alphas)
-    _check_rounds(rounds, p.shape[0])
-    scores = _cumulative_scores(p[:rounds], a[:rounds], method)[-1]
-    soft: npt.NDArray[np.float64] = scores / a[:rounds].sum()
+    scores = ensemble_scores(probs, alphas, rounds, method)
+    soft: npt.NDArray[np.float64] = scores / float_array(alphas, "alphas", ndim=1)[:rounds].sum()
     return soft
 
 
