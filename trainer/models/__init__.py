@@ -2,7 +2,7 @@
 
 from .classifier import Classifier, LastTokenClassifier, SequenceClassifier, last_token_positions
 from .errors import ModelError
-from .loading import LoadedClassifier, load_classifier, resolve_head
+from .loading import LoadedClassifier, load_classifier, load_tokenizer, resolve_head
 from .presets import PRESETS, ModelPreset, PadHandling, TokenizerKind, find_preset, preset_names
 from .tokenizer import BoundaryToken, build_word_tokenizer
 
@@ -21,6 +21,7 @@ __all__ = [
     "find_preset",
     "last_token_positions",
     "load_classifier",
+    "load_tokenizer",
     "preset_names",
     "resolve_head",
 ]

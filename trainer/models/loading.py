@@ -87,6 +87,45 @@ def load_classifier(
         return _load_reference(model, num_labels, head_kind, field)
 
 
+def load_tokenizer(model: str, corpus: Sequence[str] | None, *, field: str = "model") -> PreTrainedTokenizerBase:
+    """The tokenizer :func:`load_classifier` pairs with ``model``, without building any weights.
+
+    The prepare stage tokenises once per model with it: loading a multi-billion-parameter model just to
+    read its tokenizer would be the slowest part of ``prepare``.
+    """
+    preset = find_preset(model)
+    if preset is not None and preset.weights is None:
+        _require_corpus(preset, corpus, field)
+        assert corpus is not None
+        return build_word_tokenizer(
+            corpus, preset.max_vocab, boundary=preset.boundary, model_max_length=preset.max_positions
+        )
+    source = str(preset.weights()) if preset is not None and preset.weights is not None else model
+    try:
+        local = Path(source).expanduser()
+        tokenizer = AutoTokenizer.from_pretrained(str(local) if local.is_dir() else source)
+    except OSError as error:
+        raise ModelError(
+            field,
+            f"cannot load the tokenizer of {model!r} ({_first_line(error)})",
+            None,
+            "check the id, the path and the network, or use a preset",
+        ) from error
+    _set_padding(tokenizer, source, field)
+    return tokenizer
+
+
+def _require_corpus(preset: ModelPreset, corpus: Sequence[str] | None, field: str) -> None:
+    if not corpus:
+        raise ModelError(
+            field,
+            f"preset {preset.name!r} builds its word-level tokenizer from the training texts, but the corpus "
+            "is empty or missing",
+            None,
+            "pass corpus=<the texts the model will see>",
+        )
+
+
 def _parse_head(head: HeadKind | str, field: str) -> HeadKind:
     try:
         return HeadKind(head)
@@ -107,17 +146,7 @@ def _load_preset(
         loaded = _from_pretrained(str(preset.weights()), num_labels, head, field)
         return LoadedClassifier(loaded.model, loaded.tokenizer, preset.name)
     assert preset.tokenizer is TokenizerKind.WORD_LEVEL and preset.config_factory is not None
-    if not corpus:
-        raise ModelError(
-            field,
-            f"preset {preset.name!r} builds its word-level tokenizer from the training texts, but the corpus "
-            "is empty or missing",
-            None,
-            "pass corpus=<the texts the model will see>",
-        )
-    tokenizer = build_word_tokenizer(
-        corpus, preset.max_vocab, boundary=preset.boundary, model_max_length=preset.max_positions
-    )
+    tokenizer = load_tokenizer(preset.name, corpus, field=field)
     config = preset.config_factory(len(tokenizer), int(tokenizer.pad_token_id), int(tokenizer.eos_token_id))
     config.num_labels = num_labels
     if head is HeadKind.AUTO:

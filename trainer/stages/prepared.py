@@ -43,11 +43,11 @@ def role_model(spec: ExperimentSpec, role: Role) -> tuple[str, str, int]:
 
 def encode_splits(spec: ExperimentSpec, role: Role, splits: Splits, seed: int) -> dict[str, EncodedTexts]:
     """Tokenise every split once with the role's tokenizer."""
-    from ..models import load_classifier
+    from ..models import load_tokenizer
 
-    model, head, max_length = role_model(spec, role)
+    model, _, max_length = role_model(spec, role)
     texts = split_texts(splits)
-    tokenizer = load_classifier(model, NUM_CLASSES, corpus_of(texts), seed, head, field=f"spec.{role}.model").tokenizer
+    tokenizer = load_tokenizer(model, corpus_of(texts), field=f"spec.{role}.model")
     return {name: encode_texts(tokenizer, texts[name], max_length) for name in SPLITS}
 
 

@@ -183,3 +183,21 @@ def test_an_unreachable_hub_model_says_so(offline_hub: None) -> None:
         "spec.strong.model: cannot load 'some-org/some-model' from the Hugging Face Hub or its cache ("
     )
     assert "HF_HUB_OFFLINE=1" in message and "offline presets: minilm, tiny-strong, tiny-weak" in message
+
+
+@pytest.mark.parametrize("name", ["tiny-weak", "tiny-strong", "minilm"])
+def test_load_tokenizer_gives_the_classifiers_tokenizer_without_weights(name: str, corpus: list[str]) -> None:
+    from ensemw2s.trainer.models import load_tokenizer
+
+    alone = load_tokenizer(name, corpus, field="spec.weak.model")
+    paired = load_classifier(name, 2, corpus, seed=0).tokenizer
+    texts = [*corpus[:5], "an unseen word: zyzzyva"]
+    assert alone(texts)["input_ids"] == paired(texts)["input_ids"]
+    assert alone.pad_token_id == paired.pad_token_id and alone.padding_side == paired.padding_side == "right"
+
+
+def test_load_tokenizer_of_an_unreachable_model(offline_hub: None) -> None:
+    from ensemw2s.trainer.models import load_tokenizer
+
+    with pytest.raises(ModelError, match=r"^spec.strong.model: cannot load the tokenizer of 'some-org/nothing' \("):
+        load_tokenizer("some-org/nothing", None, field="spec.strong.model")
