@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from ensemw2s.spec import Severity, Target, load_manifest, semantic_problems
-from rich.console import Console
 
 from .errors import CliError, ExitCode
 from .output import OutputFormat
@@ -98,6 +97,6 @@ def _read_results(path: str) -> dict[str, object]:
     return data
 
 
-def register(app: typer.Typer, console: Console | None = None) -> None:
+def register(app: typer.Typer) -> None:
     app.command()(run)
     app.command()(validate)

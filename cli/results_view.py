@@ -27,11 +27,8 @@ def results_rows(results: ExperimentResults) -> Rows:
         ["ceiling", _acc(mean.ceiling), "", ""],
     ]
     per_seed = [
-        [
-            " ".join(_acc(getattr(s.accuracies, field)) for s in seeds)
-            for field in ("weak", "weak_ensemble", "w2s", "ensemw2s", "ceiling")
-        ][i]
-        for i in range(5)
+        " ".join(_acc(getattr(s.accuracies, field)) for s in seeds)
+        for field in ("weak", "weak_ensemble", "w2s", "ensemw2s", "ceiling")
     ]
     footer = [""] + [f"{e.name}: seen in {e.seen_in} of {e.of} seeds ({e.detail})" for e in results.effects]
     footer += [

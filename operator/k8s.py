@@ -123,6 +123,11 @@ def _retry_after(exc: ApiException) -> float:
         return DEFAULT_DELAY
 
 
+def _experiment(namespace: str, name: str) -> dict[str, str]:
+    """The custom-objects API's coordinates of one experiment."""
+    return {"group": API_GROUP, "version": API_VERSION, "namespace": namespace, "plural": PLURAL, "name": name}
+
+
 def matches_labels(obj: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     have = (obj.get("metadata") or {}).get("labels") or {}
     return all(have.get(key) == value for key, value in labels.items())
@@ -313,11 +318,7 @@ class ClusterApi:
             f"get {PLURAL} {namespace}/{name}",
             self.custom.get_namespaced_custom_object,
             missing_ok=True,
-            group=API_GROUP,
-            version=API_VERSION,
-            namespace=namespace,
-            plural=PLURAL,
-            name=name,
+            **_experiment(namespace, name),
         )
         return result if isinstance(result, dict) else None
 
@@ -327,11 +328,7 @@ class ClusterApi:
             f"patch {PLURAL}/status {namespace}/{name}",
             self.custom.patch_namespaced_custom_object_status,
             missing_ok=True,
-            group=API_GROUP,
-            version=API_VERSION,
-            namespace=namespace,
-            plural=PLURAL,
-            name=name,
+            **_experiment(namespace, name),
             body={"status": dict(status)},
             _content_type=MERGE_PATCH,
         )

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
-
-import numpy as np
 
 
 def available_cores() -> int:
@@ -26,11 +23,3 @@ def configure_runtime(threads: int | None) -> int:
     count = threads or available_cores()
     torch.set_num_threads(count)
     return count
-
-
-def seed_everything(seed: int) -> None:
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
