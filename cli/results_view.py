@@ -1,43 +1,45 @@
-"""Experiment results as rows for the output sink: the paper's table, PGRs and the three effects."""
+"""Experiment results as rows for the output sink: the paper's table, PGRs with intervals and the effects."""
 
 from __future__ import annotations
 
-from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRs
+from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRIntervals, PGRs
+from ensemw2s.spec.results_text import describe_effect, format_accuracy, format_pgr_with_interval
 
 from .output import Rows
 
-
-def _acc(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _pgr(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+ACCURACY_FIELDS = ("weak", "weak_ensemble", "w2s", "ensemw2s", "ceiling")
 
 
 def results_rows(results: ExperimentResults) -> Rows:
     mean: Accuracies = results.mean
     pgr: PGRs = results.mean_pgr
+    spans: PGRIntervals = results.mean_pgr_interval
     seeds = results.seeds
     rows = [
-        ["weak (round 0)", _acc(mean.weak), "", ""],
-        ["weak ensemble", _acc(mean.weak_ensemble), "", ""],
-        ["W2S student", _acc(mean.w2s), _pgr(pgr.w2s_vs_weak), ""],
-        ["EnsemW2S student", _acc(mean.ensemw2s), _pgr(pgr.ensemw2s_vs_weak), _pgr(pgr.ensemw2s_vs_ensemble)],
-        ["ceiling", _acc(mean.ceiling), "", ""],
+        ["weak (round 0)", format_accuracy(mean.weak), "", ""],
+        ["weak ensemble", format_accuracy(mean.weak_ensemble), "", ""],
+        ["W2S student", format_accuracy(mean.w2s), format_pgr_with_interval(pgr.w2s_vs_weak, spans.w2s_vs_weak), ""],
+        [
+            "EnsemW2S student",
+            format_accuracy(mean.ensemw2s),
+            format_pgr_with_interval(pgr.ensemw2s_vs_weak, spans.ensemw2s_vs_weak),
+            format_pgr_with_interval(pgr.ensemw2s_vs_ensemble, spans.ensemw2s_vs_ensemble),
+        ],
+        ["ceiling", format_accuracy(mean.ceiling), "", ""],
     ]
-    per_seed = [
-        " ".join(_acc(getattr(s.accuracies, field)) for s in seeds)
-        for field in ("weak", "weak_ensemble", "w2s", "ensemw2s", "ceiling")
-    ]
-    footer = [""] + [f"{e.name}: seen in {e.seen_in} of {e.of} seeds ({e.detail})" for e in results.effects]
+    per_seed = [" ".join(format_accuracy(getattr(s.accuracies, field)) for s in seeds) for field in ACCURACY_FIELDS]
+    footer = [""]
+    if results.weak_model or results.strong_model:
+        footer.append(f"weak model {results.weak_model}, strong model {results.strong_model}")
+    footer += [describe_effect(effect) for effect in results.effects]
+    footer += results.notes
     footer += [
         f"seed {s.seed}: chosen r = {s.chosen_round}" + (f"; {s.stop_reason}" if s.stop_reason else "") for s in seeds
     ]
     for s in seeds:
         footer += [f"seed {s.seed}: {note}" for note in s.notes]
     return Rows(
-        columns=["model", "hard-test acc", "PGR vs weak", "PGR vs ensemble"],
+        columns=["model", "hard-test acc", "PGR vs weak [95% CI]", "PGR vs ensemble [95% CI]"],
         rows=rows,
         wide_columns=[f"per seed ({' '.join(str(s.seed) for s in seeds)})"],
         wide_rows=[[v] for v in per_seed],

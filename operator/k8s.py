@@ -336,10 +336,21 @@ class ClusterApi:
 
 
 def status_patch(previous: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """A merge patch turning ``previous`` into ``new`` at the top level (dropped keys become None)."""
+    """A merge patch turning ``previous`` into ``new`` at the top level (dropped keys become None).
+
+    A value is compared as the server stores it after a merge patch (RFC 7386: a None inside an object
+    removes that field), so a value carrying None fields does not look changed on every reconcile.
+    """
     patch: dict[str, Any] = {key: None for key in previous if key not in new}
-    patch.update({key: value for key, value in new.items() if previous.get(key) != value})
+    patch.update({key: value for key, value in new.items() if previous.get(key) != merged(value)})
     return patch
+
+
+def merged(value: Any) -> Any:
+    """``value`` as a JSON merge patch leaves it in an empty object: None fields of objects removed."""
+    if isinstance(value, Mapping):
+        return {key: merged(item) for key, item in value.items() if item is not None}
+    return value
 
 
 __all__ = [

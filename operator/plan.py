@@ -378,18 +378,14 @@ def _round(graph: StageGraph, succeeded: set[str]) -> str:
 
 
 def pgr_text(results: Mapping[str, Any] | None) -> str | None:
-    """Mean EnsemW2S-vs-weak PGR (``meanPgr.ensemw2sVsWeak``, else the mean over seeds), 2 decimals."""
+    """The report's mean EnsemW2S-vs-weak PGR (``meanPgr.ensemw2sVsWeak``), 2 decimals, ``n/a`` when undefined.
+
+    Never a mean of per-seed PGRs: the report says n/a when the gap is inside the test set's noise, and the
+    printer column must say the same.
+    """
     if results is None:
         return None
     value = (results.get("meanPgr") or {}).get("ensemw2sVsWeak")
-    if value is None:
-        values = [
-            (seed.get("pgr") or {}).get("ensemw2sVsWeak")
-            for seed in results.get("seeds") or []
-            if isinstance(seed, Mapping)
-        ]
-        numbers = [v for v in values if isinstance(v, int | float)]
-        value = sum(numbers) / len(numbers) if numbers else None
     return f"{value:.2f}" if isinstance(value, int | float) else "n/a"
 
 

@@ -22,6 +22,9 @@ MODEL_PRESETS: dict[str, PresetFacts] = {
         PresetFacts("tiny-weak", 150_000, pretrained=False),
         PresetFacts("tiny-strong", 400_000, pretrained=False),
         PresetFacts("minilm", 22_700_000, pretrained=True),
+        PresetFacts("minilm-l1", 13_800_000, pretrained=True),  # embeddings (11.9M) + 1 of MiniLM's 6 layers
+        PresetFacts("minilm-l2", 15_600_000, pretrained=True),
+        PresetFacts("minilm-l3", 17_400_000, pretrained=True),
     )
 }
 
@@ -46,6 +49,7 @@ DATASETS: tuple[str, ...] = (
     "quartz",
     "sciq",
     "synthetic-sentiment",
+    "synthetic-topics",
 )
 
 

@@ -37,14 +37,27 @@ class DifficultyProxy(StrEnum):
     STEPS = "steps"
 
 
+class ExampleFormat(StrEnum):
+    """How a multiple-choice item becomes an example (text items pass through either way)."""
+
+    BINARY = "binary"
+    """One (question, shown answer) pair labelled true or false, as the original W2S code."""
+    CHOICES = "choices"
+    """One K-way example listing every choice, labelled with the answer's index."""
+
+
 class SampleWeighting(StrEnum):
     WEIGHTED_LOSS = "weighted_loss"
     RESAMPLE = "resample"
 
 
 class ErrorEstimate(StrEnum):
+    """Where the boosting errors e_i come from."""
+
+    CROSSFIT = "crossfit"
+    """Out of sample: k fold models, each scoring the easy items it did not train on (the default)."""
     TRAIN = "train"
-    HOLDOUT = "holdout"
+    """In sample: the learner scores its own training items (the authors' choice; degenerates when it fits them)."""
 
 
 class EnsembleMethod(StrEnum):
@@ -59,7 +72,9 @@ class CombineMethod(StrEnum):
 
 class RoundSelection(StrEnum):
     VAL = "val"
+    """The r whose prefix ensemble has the lowest Brier score on val (easy side); ties to the larger r."""
     LAST = "last"
+    """Every learner."""
 
 
 class StudentLoss(StrEnum):
@@ -107,6 +122,13 @@ class Dataset(SpecModel):
     split: SplitStrategy = SplitStrategy.EASY_TO_HARD
     difficulty: Difficulty = Field(default_factory=Difficulty)
     sizes: SplitSizes
+    format: ExampleFormat = Field(
+        ExampleFormat.BINARY,
+        description="Multiple-choice items as binary true/false pairs, or as one K-way example per item (choices).",
+    )
+    num_classes: int | None = Field(
+        None, ge=2, le=1024, description="K, the number of classes (labels 0..K-1); default: max label + 1."
+    )
 
 
 class Training(SpecModel):
@@ -131,7 +153,11 @@ class Weak(SpecModel):
     head: HeadKind = HeadKind.AUTO
     rounds: int = Field(4, ge=1, le=100, description="AdaBoost rounds T.")
     sample_weighting: SampleWeighting = SampleWeighting.WEIGHTED_LOSS
-    error_estimate: ErrorEstimate = ErrorEstimate.TRAIN
+    error_estimate: ErrorEstimate = Field(
+        ErrorEstimate.CROSSFIT,
+        description="crossfit: honest out-of-sample boosting errors from k fold models; train: in-sample errors.",
+    )
+    error_folds: int = Field(2, ge=2, le=10, description="k for errorEstimate crossfit.")
     training: Training = Field(default_factory=Training)
     resources: Resources = Field(default_factory=Resources)
 
@@ -145,7 +171,13 @@ class Ensemble(SpecModel):
 class Strong(SpecModel):
     model: str = Field(min_length=1, description="Preset (minilm), Hugging Face id or local path.")
     head: HeadKind = HeadKind.AUTO
-    loss: StudentLoss = StudentLoss.XENT
+    loss: StudentLoss = Field(
+        StudentLoss.XENT, description="Loss of the two students (W2S, EnsemW2S); the ceiling always uses xent."
+    )
+    pseudo_labels: LabelKind = Field(
+        LabelKind.SOFT,
+        description="Labels the supervisors give both students: soft probabilities or their hard argmax.",
+    )
     training: Training = Field(default_factory=Training)
     resources: Resources = Field(default_factory=Resources)
     nodes: int = Field(1, ge=1, le=128, description="Nodes for multi-node strong training (Indexed Job).")
@@ -154,7 +186,6 @@ class Strong(SpecModel):
 class Baselines(SpecModel):
     w2s: bool = Field(True, description="Train the W2S baseline (strong on round-0 labels).")
     ceiling: bool = Field(True, description="Train the ceiling (strong on gold hard labels).")
-    w2s_labels: LabelKind = Field(LabelKind.SOFT, description="Round-0 labels given to the W2S student.")
 
 
 class Runtime(SpecModel):

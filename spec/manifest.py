@@ -97,6 +97,19 @@ _RULES: dict[str, str] = {
 }
 
 
+_MOVED_FIELDS: dict[tuple[str, ...], str] = {
+    ("baselines", "w2sLabels"): (
+        "replaced by spec.strong.pseudoLabels (soft or hard), which applies to both students so that the "
+        "comparison is fair; move the value there"
+    ),
+}
+"""Fields that were replaced: the fix names the replacement."""
+
+
+def _moved_field_fix(loc: tuple[str, ...]) -> str:
+    return next((fix for moved, fix in _MOVED_FIELDS.items() if loc[-len(moved) :] == moved), "")
+
+
 def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
     path = prefix
     for part in loc:
@@ -122,7 +135,8 @@ def problem_from_pydantic(error: ErrorDetails, prefix: str = "") -> Problem:
     value = None if error["type"] in {"missing", "extra_forbidden"} else error.get("input")
     if isinstance(value, dict | list):
         value = None
-    return problem(_path(prefix, error["loc"]), rule, value)
+    fix = _moved_field_fix(tuple(str(part) for part in error["loc"])) if error["type"] == "extra_forbidden" else ""
+    return problem(_path(prefix, error["loc"]), rule, value, fix)
 
 
 def spec_error_from_validation(exc: ValidationError, prefix: str = "") -> SpecError:

@@ -2,8 +2,9 @@
 
 Small, JSON-friendly models with camelCase JSON names (``model_dump(by_alias=True)``); Python code
 uses the snake_case names. Accuracies are hard-test accuracies unless a field says otherwise.
-``None`` means "not measured" (accuracies) or "not defined" (a PGR whose gap is below 0.01); the
-report prints it as ``n/a``.
+``None`` means "not measured" (accuracies) or "not defined" (a PGR whose ceiling-supervisor gap is not
+above the hard-test set's noise); the report prints it as ``n/a``. Every effect and PGR carries a 95%
+interval (`Interval`).
 
 ``ExperimentResults.compact()`` returns a version that fits a Kubernetes termination message
 (4096 bytes).
@@ -53,13 +54,14 @@ class RoundSummary(_Model):
 
     round: Count
     eps: Fraction
-    """Weighted training error on the easy set, before clipping."""
-    alpha: float
+    """Weighted error on the easy set (out of sample with errorEstimate crossfit)."""
+    alpha: float | None
+    """SAMME weight; ``None`` when eps = 0: the learner takes the whole weight of every ensemble with it."""
     val_accuracy: Fraction
     hard_test_accuracy: Fraction
     """Accuracy of this single learner on hard-test."""
     degenerate: bool = False
-    """eps < 1e-3 on the learner's own training data: boosting has no effect."""
+    """eps < 1e-3 on the items it was measured on: boosting has little effect."""
     note: str | None = None
 
 
@@ -69,6 +71,21 @@ class PrefixAccuracy(_Model):
     rounds: Annotated[int, Field(ge=1)]
     val: Fraction
     hard_test: Fraction
+    val_brier: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+    """Brier score on val: the criterion r is chosen by (lowest; ties to the larger r)."""
+
+
+class Interval(_Model):
+    """An estimate with its 95% interval; ``low``/``high`` are ``None`` when none can be computed (one seed)."""
+
+    estimate: float
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def excludes_zero(self) -> bool:
+        """The interval lies entirely above or entirely below 0."""
+        return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
 
 
 class Accuracies(_Model):
@@ -82,11 +99,19 @@ class Accuracies(_Model):
 
 
 class PGRs(_Model):
-    """Performance gap recovered; ``None`` when the gap is below 0.01 or an accuracy is missing."""
+    """Performance gap recovered; ``None`` when the gap is inside the test set's noise or an accuracy is missing."""
 
     w2s_vs_weak: float | None = None
     ensemw2s_vs_weak: float | None = None
     ensemw2s_vs_ensemble: float | None = None
+
+
+class PGRIntervals(_Model):
+    """95% intervals of the `PGRs` (paired bootstrap over hard-test items, and over seeds for means)."""
+
+    w2s_vs_weak: Interval | None = None
+    ensemw2s_vs_weak: Interval | None = None
+    ensemw2s_vs_ensemble: Interval | None = None
 
 
 class SeedResults(_Model):
@@ -100,6 +125,7 @@ class SeedResults(_Model):
     prefix: list[PrefixAccuracy] = Field(default_factory=list)
     accuracies: Accuracies = Field(default_factory=Accuracies)
     pgr: PGRs = Field(default_factory=PGRs)
+    pgr_interval: PGRIntervals = Field(default_factory=PGRIntervals)
     notes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -113,28 +139,47 @@ class SeedResults(_Model):
 
 
 class Effect(_Model):
-    """One effect the product reports, counted over seeds."""
+    """One strict comparison of two hard-test accuracies (``after`` > ``before``), paired over seeds."""
 
     name: str
-    seen_in: Count
+    better: Count
+    """Seeds where ``after`` is strictly better."""
+    ties: Count
+    worse: Count
     of: Count
+    difference: Interval | None = None
+    """Mean paired difference after - before (accuracy) with a 95% paired-t interval over seeds."""
     detail: str
 
     @model_validator(mode="after")
-    def _seen_in_at_most_of(self) -> Effect:
-        if self.seen_in > self.of:
-            raise ValueError(f"seenIn: must be <= of = {self.of} (got {self.seen_in})")
+    def _counts_add_up(self) -> Effect:
+        if self.better + self.ties + self.worse != self.of:
+            raise ValueError(
+                f"of: must equal better + ties + worse = {self.better + self.ties + self.worse} (got {self.of})"
+            )
         return self
+
+    @property
+    def verdict(self) -> str:
+        """``holds``, ``reversed`` or ``not shown`` (the interval includes 0, or one seed)."""
+        if self.difference is None or not self.difference.excludes_zero:
+            return "not shown"
+        return "holds" if self.difference.estimate > 0 else "reversed"
 
 
 class ExperimentResults(_Model):
     """Results of all seeds of one experiment, with effects and means over seeds."""
 
     experiment: str
+    weak_model: str | None = None
+    strong_model: str | None = None
     seeds: list[SeedResults] = Field(default_factory=list)
     effects: list[Effect] = Field(default_factory=list)
     mean: Accuracies = Field(default_factory=Accuracies)
     mean_pgr: PGRs = Field(default_factory=PGRs)
+    mean_pgr_interval: PGRIntervals = Field(default_factory=PGRIntervals)
+    notes: list[str] = Field(default_factory=list)
+    """Notes about the experiment as a whole (e.g. why a question cannot be answered)."""
 
     def to_json(self) -> str:
         """JSON with camelCase names."""
@@ -158,6 +203,8 @@ class ExperimentResults(_Model):
                 "effects": [_compact_effect(effect) for effect in self.effects],
                 "mean": _round_floats(self.mean),
                 "mean_pgr": _round_floats(self.mean_pgr),
+                "mean_pgr_interval": _compact_intervals(self.mean_pgr_interval),
+                "notes": [_shorten(note) for note in self.notes[:_COMPACT_NOTES]],
             }
         )
         compacted = base
@@ -178,7 +225,13 @@ def _shorten(text: str) -> str:
 
 
 def _compact_effect(effect: Effect) -> Effect:
-    return effect.model_copy(update={"detail": _shorten(effect.detail)})
+    difference = None if effect.difference is None else _round_floats(effect.difference)
+    return effect.model_copy(update={"detail": _shorten(effect.detail), "difference": difference})
+
+
+def _compact_intervals(intervals: PGRIntervals) -> PGRIntervals:
+    update = {name: _round_floats(value) for name, value in intervals.__dict__.items() if value is not None}
+    return intervals.model_copy(update=update)
 
 
 def _compact_seed(seed: SeedResults, keep_notes: bool) -> SeedResults:
@@ -193,6 +246,7 @@ def _compact_seed(seed: SeedResults, keep_notes: bool) -> SeedResults:
             "prefix": [],
             "accuracies": _round_floats(seed.accuracies),
             "pgr": _round_floats(seed.pgr),
+            "pgr_interval": PGRIntervals(),
             "notes": notes,
         }
     )

@@ -24,9 +24,11 @@ from ensemw2s.spec import (
 
 from .data.synthetic import GENERATOR_VERSION
 from .data.synthetic import NAME as SYNTHETIC
+from .data.synthetic_topics import GENERATOR_VERSION as TOPICS_GENERATOR_VERSION
+from .data.synthetic_topics import NAME as SYNTHETIC_TOPICS
 
 KEY_LENGTH = 12
-FORMAT_VERSION = 1  # bump when a stage's output format changes
+FORMAT_VERSION = 2  # bump when a stage's output format changes
 
 
 def digest(data: Any) -> str:
@@ -38,7 +40,9 @@ def _own_config(spec: ExperimentSpec, stage: Stage) -> dict[str, Any]:
     if stage.kind is StageKind.PREPARE:
         config: dict[str, Any] = {
             "dataset": spec.dataset.to_json_dict(),
-            "generator": GENERATOR_VERSION if spec.dataset.name == SYNTHETIC and spec.dataset.source is None else None,
+            "generator": None
+            if spec.dataset.source is not None
+            else {SYNTHETIC: GENERATOR_VERSION, SYNTHETIC_TOPICS: TOPICS_GENERATOR_VERSION}.get(spec.dataset.name),
             "weak": {
                 "model": spec.weak.model,
                 "head": spec.weak.head.value,
@@ -60,10 +64,11 @@ def _own_config(spec: ExperimentSpec, stage: Stage) -> dict[str, Any]:
         strong = spec.strong.to_json_dict()
         strong.pop("resources")
         strong.pop("nodes")
-        own: dict[str, Any] = {"strong": strong, "variant": stage.variant}
-        if stage.variant is StrongVariant.W2S:
-            own["labels"] = spec.baselines.w2s_labels.value
-        return own
+        if stage.variant is StrongVariant.CEILING:
+            # Gold labels and cross-entropy whatever the students' loss and pseudo-labels.
+            strong.pop("loss")
+            strong.pop("pseudoLabels")
+        return {"strong": strong, "variant": stage.variant}
     return {}
 
 

@@ -62,7 +62,8 @@ def test_run_prints_the_results_table(
     assert main(["run", str(tiny_file), "--store", str(store)]) == 0
     captured = capsys.readouterr()
     assert "EnsemW2S student" in captured.out and "ceiling" in captured.out
-    assert "seen in" in captured.out
+    assert "EnsemW2S > W2S: " in captured.out and "better in" in captured.out
+    assert "PGR VS WEAK [95% CI]" in captured.out
     assert "stages were already done and reused" in captured.err
     assert "report:" in captured.err and "report.md" in captured.err
 

@@ -44,7 +44,7 @@ def test_round_trip_through_json_keeps_everything() -> None:
 def test_camel_case_names_match_the_resource_shape() -> None:
     data = load_manifest(QUICKSTART).to_json_dict()
     assert "hardTrain" in data["spec"]["dataset"]["sizes"]
-    assert "w2sLabels" in data["spec"]["baselines"]
+    assert "errorEstimate" in data["spec"]["weak"]
     assert "sampleWeighting" in data["spec"]["weak"]
     assert data["apiVersion"] == "ensemw2s.io/v1alpha1"
 
@@ -60,6 +60,17 @@ def test_camel_case_names_match_the_resource_shape() -> None:
             "spec.weak.sampleWeighting: must be one of 'weighted_loss' or 'resample' (got 'boost')",
         ),
         (("spec", "weak", "typo"), 1, "spec.weak.typo: unknown field"),
+        (
+            ("spec", "baselines", "w2sLabels"),
+            "hard",
+            "spec.baselines.w2sLabels: unknown field; replaced by spec.strong.pseudoLabels (soft or hard), which "
+            "applies to both students",
+        ),
+        (
+            ("spec", "weak", "errorEstimate"),
+            "holdout",
+            "spec.weak.errorEstimate: must be one of 'crossfit' or 'train' (got 'holdout')",
+        ),
         (("spec", "seeds"), [], "spec.seeds: must have at least 1 items"),
         (("spec", "strong", "resources", "memory"), "lots", "spec.strong.resources.memory: must match"),
         (("metadata", "name"), "Bad_Name", "metadata.name: must be a DNS label"),

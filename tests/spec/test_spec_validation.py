@@ -34,7 +34,8 @@ def test_unknown_dataset_suggests_the_closest_name() -> None:
     found = messages(spec_with(dataset__name="sciqq"))
     assert found == [
         "spec.dataset.name: unknown dataset (got 'sciqq'); did you mean 'sciq'? known: amazon_polarity, arc-challenge, "
-        "arc-easy, boolq, cosmos_qa, local, quartz, sciq, synthetic-sentiment; or set spec.dataset.source"
+        "arc-easy, boolq, cosmos_qa, local, quartz, sciq, synthetic-sentiment, synthetic-topics; "
+        "or set spec.dataset.source"
     ]
 
 
@@ -64,7 +65,7 @@ def test_sizes_above_max_items() -> None:
     found = messages(spec_with(dataset__maxItems=100))
     assert any(
         m.startswith(
-            "spec.dataset.sizes: easy + val + hardTrain + hardTest = 1800 exceeds spec.dataset.maxItems (got 100)"
+            "spec.dataset.sizes: easy + val + hardTrain + hardTest = 1600 exceeds spec.dataset.maxItems (got 100)"
         )
         for m in found
     )

@@ -1,15 +1,16 @@
-"""Datasets for EnsemW2S: loading, binary formatting, difficulty, and easy-to-hard splits.
+"""Datasets for EnsemW2S: loading, binary or K-way formatting, difficulty, and easy-to-hard splits.
 
 Typical use (the prepare stage)::
 
     items = load_dataset_items("sciq", source=None, max_items=14000, seed=0)
-    examples = to_binary_examples(items, seed=0)
+    examples, num_classes = format_examples(items, ExampleFormat.BINARY, num_classes=None, seed=0)
     difficulty = difficulty_from_proxy(examples, "length")
     splits = easy_to_hard_split(examples, difficulty, SplitSizes(5839, 1000, 5840, 1000), seed=0)
 """
 
-from ensemw2s.spec import DifficultyMethod, DifficultyProxy
+from ensemw2s.spec import DifficultyMethod, DifficultyProxy, ExampleFormat
 
+from .classes import check_split_labels, count_classes
 from .difficulty import (
     FitPredict,
     difficulty_from_column,
@@ -19,14 +20,22 @@ from .difficulty import (
     rank_normalise,
 )
 from .errors import DatasetError
-from .formatting import multiple_choice_text, to_binary_examples
+from .formatting import (
+    choice_count,
+    choices_text,
+    format_examples,
+    multiple_choice_text,
+    to_binary_examples,
+    to_choice_examples,
+)
 from .hub import load_hub_items
 from .loading import load_dataset_items
 from .local import load_local_items
-from .records import BinaryItem, Example, Item, MultipleChoiceItem
+from .records import BinaryItem, Example, Item, LabelledItem, MultipleChoiceItem
 from .registry import (
     LOCAL,
     SYNTHETIC_SENTIMENT,
+    SYNTHETIC_TOPICS,
     DatasetEntry,
     dataset_names,
     get_dataset,
@@ -40,31 +49,42 @@ from .synthetic import (
     synthetic_kind,
 )
 from .synthetic_lexicon import SyntheticLexicon, synthetic_lexicon
+from .synthetic_topics import TopicKind, generate_synthetic_topics, topic_kind
 
 __all__ = [
     "DIFFICULTY_RANGES",
     "LOCAL",
     "SPLIT_NAMES",
     "SYNTHETIC_SENTIMENT",
+    "SYNTHETIC_TOPICS",
     "BinaryItem",
     "DatasetEntry",
     "DatasetError",
     "DifficultyMethod",
     "DifficultyProxy",
     "Example",
+    "ExampleFormat",
     "FitPredict",
     "Item",
+    "LabelledItem",
     "MultipleChoiceItem",
     "SplitSizes",
     "Splits",
     "SyntheticKind",
     "SyntheticLexicon",
+    "TopicKind",
+    "check_split_labels",
+    "choice_count",
+    "choices_text",
+    "count_classes",
     "dataset_names",
     "difficulty_from_column",
     "difficulty_from_kfold",
     "difficulty_from_proxy",
     "easy_to_hard_split",
+    "format_examples",
     "generate_synthetic_sentiment",
+    "generate_synthetic_topics",
     "get_dataset",
     "hub_dataset_names",
     "kfold_assignment",
@@ -77,4 +97,6 @@ __all__ = [
     "synthetic_kind",
     "synthetic_lexicon",
     "to_binary_examples",
+    "to_choice_examples",
+    "topic_kind",
 ]

@@ -8,15 +8,17 @@ from .errors import DatasetError
 from .hub import load_hub_items
 from .local import load_local_items
 from .records import Item
-from .registry import LOCAL, SYNTHETIC_SENTIMENT, get_dataset
+from .registry import LOCAL, SYNTHETIC_SENTIMENT, SYNTHETIC_TOPICS, get_dataset
 from .synthetic import DEFAULT_SIZE, generate_synthetic_sentiment
+from .synthetic_topics import DEFAULT_SIZE as TOPICS_DEFAULT_SIZE
+from .synthetic_topics import generate_synthetic_topics
 
 
 def load_dataset_items(name: str, source: str | None, max_items: int | None, seed: int) -> list[Item]:
     """Items from a local file (``source`` set), the synthetic generator, or the Hugging Face Hub.
 
-    Every path shuffles with ``seed`` and keeps at most ``max_items``; synthetic-sentiment
-    generates exactly ``max_items`` (default 6000).
+    Every path shuffles with ``seed`` and keeps at most ``max_items``; the synthetic datasets
+    generate exactly ``max_items`` (default 6000).
     """
     if max_items is not None and max_items < 1:
         raise DatasetError(f"spec.dataset.maxItems: must be >= 1 (got {max_items}); raise it or leave it unset")
@@ -28,6 +30,8 @@ def load_dataset_items(name: str, source: str | None, max_items: int | None, see
         )
     if name == SYNTHETIC_SENTIMENT:
         return list(generate_synthetic_sentiment(max_items or DEFAULT_SIZE, seed))
+    if name == SYNTHETIC_TOPICS:
+        return list(generate_synthetic_topics(max_items or TOPICS_DEFAULT_SIZE, seed))
     return load_hub_items(get_dataset(name), max_items, seed)
 
 

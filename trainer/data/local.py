@@ -1,8 +1,9 @@
 """Local JSONL and CSV datasets (a plain path, ``file://`` path, or an fsspec URL).
 
 Each row is either ``{question, choices, answer}`` (multiple choice; ``answer`` is the index of
-the correct choice or its text) or ``{text, label}`` (binary; label 0/1). Optional columns:
-``id`` (default ``<file name>:<line>``) and ``difficulty``. In CSV, ``choices`` is a JSON array.
+the correct choice or its text) or ``{text, label}`` (a class index 0..K-1; 0/1 for binary data,
+true/false read as 1/0). Optional columns: ``id`` (default ``<file name>:<line>``) and ``difficulty``.
+In CSV, ``choices`` is a JSON array.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DatasetError
-from .records import BinaryItem, Item, MultipleChoiceItem
+from .records import Item, LabelledItem, MultipleChoiceItem
 
 SUFFIXES = (".jsonl", ".csv")
 _ROW_HELP = "each row needs text+label or question+choices+answer"
@@ -125,7 +126,7 @@ def _row_to_item(row: Mapping[str, Any], where: str, default_id: str) -> Item:
     difficulty = _difficulty(row, where)
     if "text" in row or "label" in row:
         _require(row, ("text", "label"), where)
-        return BinaryItem(item_id, str(row["text"]), _binary_label(row["label"], where), difficulty)
+        return LabelledItem(item_id, str(row["text"]), _class_label(row["label"], where), difficulty)
     _require(row, ("question", "choices", "answer"), where)
     choices = row["choices"]
     if not isinstance(choices, list) or len(choices) < 2:
@@ -144,14 +145,17 @@ def _require(row: Mapping[str, Any], names: tuple[str, ...], where: str) -> None
             raise DatasetError(f"{where}: missing field '{name}' (fields: {fields}); {_ROW_HELP}")
 
 
-def _binary_label(value: Any, where: str) -> int:
+def _class_label(value: Any, where: str) -> int:
+    """A class index: an int >= 0, digits (CSV cells), or true/false (read as 1/0)."""
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, int) and value in (0, 1):
+    if isinstance(value, int) and value >= 0:
         return value
-    if isinstance(value, str) and value.strip() in ("0", "1"):
+    if isinstance(value, str) and value.strip().isdecimal():
         return int(value.strip())
-    raise DatasetError(f"{where}: field 'label' must be 0 or 1 (got {value!r}); map labels to 0/1")
+    raise DatasetError(
+        f"{where}: field 'label' must be a class index 0..K-1 (got {value!r}); map the labels to 0, 1, ..., K-1"
+    )
 
 
 def _answer_index(answer: Any, choices: tuple[str, ...], where: str) -> int:

@@ -50,13 +50,26 @@ class MultipleChoiceItem:
 
 
 @dataclass(frozen=True)
-class BinaryItem:
-    """A text with a binary label (1 = true / positive, 0 = false / negative)."""
+class LabelledItem:
+    """A text with a class label in 0..K-1 (K from the data or ``spec.dataset.numClasses``)."""
 
     id: str
     text: str
     label: int
     difficulty: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.label, bool) or not isinstance(self.label, int) or self.label < 0:
+            raise DatasetError(
+                f"labelled item '{self.id}': label must be a class index >= 0 (got {self.label!r}); "
+                "map the labels to 0..K-1"
+            )
+        _check_difficulty("labelled item", self.id, self.difficulty)
+
+
+@dataclass(frozen=True)
+class BinaryItem(LabelledItem):
+    """A text with a binary label (1 = true / positive, 0 = false / negative)."""
 
     def __post_init__(self) -> None:
         if self.label not in (0, 1):
@@ -67,7 +80,8 @@ class BinaryItem:
         _check_difficulty("binary item", self.id, self.difficulty)
 
 
-Item: TypeAlias = MultipleChoiceItem | BinaryItem
+Item: TypeAlias = MultipleChoiceItem | LabelledItem
+"""A raw item; a :class:`BinaryItem` is a :class:`LabelledItem` with K = 2."""
 
 
 @dataclass(frozen=True)

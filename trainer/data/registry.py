@@ -10,6 +10,8 @@ from .errors import DatasetError
 from .records import BinaryItem, Item, MultipleChoiceItem
 
 SYNTHETIC_SENTIMENT = "synthetic-sentiment"
+SYNTHETIC_TOPICS = "synthetic-topics"
+GENERATED = (SYNTHETIC_SENTIMENT, SYNTHETIC_TOPICS)  # built in, seeded: no download
 LOCAL = "local"  # spec.dataset.name when spec.dataset.source names a file
 
 RowToItem = Callable[[Mapping[str, Any]], Item]
@@ -127,15 +129,15 @@ def hub_dataset_names() -> tuple[str, ...]:
 
 
 def dataset_names() -> tuple[str, ...]:
-    """Every name ``spec.dataset.name`` accepts: the hub datasets, the synthetic one and ``local``."""
-    return tuple(sorted((*_ENTRIES, SYNTHETIC_SENTIMENT, LOCAL)))
+    """Every name ``spec.dataset.name`` accepts: the hub datasets, the generated ones and ``local``."""
+    return tuple(sorted((*_ENTRIES, *GENERATED, LOCAL)))
 
 
 def get_dataset(name: str, field_path: str = "spec.dataset.name") -> DatasetEntry:
     """The hub entry called ``name``, or a DatasetError saying what is known."""
     if name in _ENTRIES:
         return _ENTRIES[name]
-    if name in (SYNTHETIC_SENTIMENT, LOCAL):
+    if name in (*GENERATED, LOCAL):
         raise DatasetError(
             f"{field_path}: '{name}' is not a Hugging Face dataset (hub datasets: "
             f"{', '.join(hub_dataset_names())}); load it with load_dataset_items"

@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 import numpy as np
 
@@ -91,6 +92,7 @@ def _adjectives(easy: bool, label: int) -> tuple[str, ...]:
     return HARD_POSITIVE if label == 1 else HARD_NEGATIVE
 
 
+Share = TypeVar("Share")  # what a total is shared among (kinds, labels)
 Slot = tuple[str, tuple[str, ...], tuple[float, ...] | None]  # name, options, frequencies (None: uniform)
 
 
@@ -101,7 +103,7 @@ def _word_frequencies(words: tuple[str, ...]) -> tuple[float, ...]:
 
 
 @dataclass(frozen=True)
-class _Pattern:
+class TextPattern:
     """All texts of one (kind, label): a template axis and the slots it fills, enumerated by index.
 
     A text's probability is the product of its slots' word frequencies (templates are uniform).
@@ -130,8 +132,8 @@ class _Pattern:
         return self.templates[index].format(**values)
 
 
-def _slot(name: str, *groups: tuple[str, ...], zipf: bool = False) -> Slot:
-    """A slot over adjective groups: uniform within each group, or Zipf frequencies with ``zipf``."""
+def word_slot(name: str, *groups: tuple[str, ...], zipf: bool = False) -> Slot:
+    """A slot over word groups: uniform within each group, or Zipf frequencies with ``zipf``."""
     options: tuple[str, ...] = tuple(word for group in groups for word in group)
     weights: list[float] = []
     for group in groups:
@@ -140,28 +142,30 @@ def _slot(name: str, *groups: tuple[str, ...], zipf: bool = False) -> Slot:
     return name, options, tuple(w / total for w in weights)
 
 
-def _pattern(kind: SyntheticKind, label: int) -> _Pattern:
+def _pattern(kind: SyntheticKind, label: int) -> TextPattern:
     subject: Slot = ("s", SUBJECTS, None)
     easy, hard = _adjectives(True, label), _adjectives(False, label)
     easy_flip, hard_flip = _adjectives(True, 1 - label), _adjectives(False, 1 - label)
     if kind is SyntheticKind.EASY_PLAIN:
-        return _Pattern(PLAIN_TEMPLATES, (subject, _slot("a", easy, zipf=True)))
+        return TextPattern(PLAIN_TEMPLATES, (subject, word_slot("a", easy, zipf=True)))
     if kind is SyntheticKind.EASY_INTENSIFIED:
-        return _Pattern(INTENSIFIED_TEMPLATES, (subject, ("i", INTENSIFIERS, None), _slot("a", easy, zipf=True)))
+        return TextPattern(INTENSIFIED_TEMPLATES, (subject, ("i", INTENSIFIERS, None), word_slot("a", easy, zipf=True)))
     if kind is SyntheticKind.CUED_HARD_SYNONYM:
-        return _Pattern(CUE_TEMPLATES, (subject, _slot("e", easy), _slot("h", hard)))
+        return TextPattern(CUE_TEMPLATES, (subject, word_slot("e", easy), word_slot("h", hard)))
     if kind is SyntheticKind.HARD_SYNONYM:
-        return _Pattern(PLAIN_TEMPLATES, (subject, _slot("a", hard)))
+        return TextPattern(PLAIN_TEMPLATES, (subject, word_slot("a", hard)))
     if kind is SyntheticKind.AGREEING:
-        return _Pattern(AGREEING_TEMPLATES, (subject, _slot("a1", easy, hard), _slot("a2", easy, hard)))
+        return TextPattern(AGREEING_TEMPLATES, (subject, word_slot("a1", easy, hard), word_slot("a2", easy, hard)))
     if kind is SyntheticKind.NEGATION:
-        return _Pattern(NEGATED_TEMPLATES, (subject, _slot("a", easy_flip)))
+        return TextPattern(NEGATED_TEMPLATES, (subject, word_slot("a", easy_flip)))
     if kind is SyntheticKind.NEGATED_HARD_SYNONYM:
-        return _Pattern(NEGATED_TEMPLATES, (subject, _slot("a", hard_flip)))
-    return _Pattern(CONTRAST_TEMPLATES, (subject, _slot("a1", easy_flip, hard_flip), _slot("a2", easy, hard)))
+        return TextPattern(NEGATED_TEMPLATES, (subject, word_slot("a", hard_flip)))
+    return TextPattern(
+        CONTRAST_TEMPLATES, (subject, word_slot("a1", easy_flip, hard_flip), word_slot("a2", easy, hard))
+    )
 
 
-def _allocate(total: int, shares: dict[SyntheticKind, float]) -> dict[SyntheticKind, int]:
+def allocate(total: int, shares: dict[Share, float]) -> dict[Share, int]:
     """Split ``total`` by ``shares`` with the largest-remainder rule (deterministic)."""
     raw = {kind: total * share for kind, share in shares.items()}
     counts = {kind: math.floor(value) for kind, value in raw.items()}
@@ -185,7 +189,7 @@ def generate_synthetic_sentiment(n: int, seed: int, hard_fraction: float = 0.5) 
     drafts: list[tuple[SyntheticKind, str, int]] = []
     for side_total, shares in ((n - n_hard, EASY_SHARES), (n_hard, HARD_SHARES)):
         for label, label_total in ((1, (side_total + 1) // 2), (0, side_total // 2)):
-            for kind, count in _allocate(label_total, shares).items():
+            for kind, count in allocate(label_total, shares).items():
                 drafts.extend((kind, text, label) for text in _sample_texts(kind, label, count, n, rng))
     order = rng.permutation(len(drafts))
     items: list[BinaryItem] = []

@@ -1,4 +1,4 @@
-"""The EnsemW2S method's math (numpy only, no torch): SAMME boosting, ensembles, PGR, effects."""
+"""The EnsemW2S method's math (numpy only, no torch): SAMME boosting, ensembles, PGR, effects, intervals."""
 
 from ensemw2s.spec import CombineMethod
 from ensemw2s.trainer.method.aggregation import (
@@ -6,12 +6,14 @@ from ensemw2s.trainer.method.aggregation import (
     combine_method,
     ensemble_scores,
     hard_pseudo_labels,
+    harden,
     prefix_ensemble_accuracy,
+    prefix_ensemble_brier,
+    prefix_weights,
     soft_pseudo_labels,
 )
 from ensemw2s.trainer.method.boosting import (
     DEGENERATE_EPS,
-    EPS_FLOOR,
     SammeAlpha,
     chance_error,
     chance_stop_reason,
@@ -22,29 +24,50 @@ from ensemw2s.trainer.method.boosting import (
     uniform_weights,
     update_weights,
     weighted_error,
+    whole_weight_stop_reason,
 )
 from ensemw2s.trainer.method.effects import (
-    ENSEMW2S_MATCHES_W2S,
-    STUDENTS_BEAT_SUPERVISORS,
+    EFFECTS,
+    ENSEMW2S_BEATS_ENSEMBLE,
+    ENSEMW2S_BEATS_W2S,
+    W2S_BEATS_WEAK,
     WEAK_ENSEMBLE_BEATS_WEAK,
     summarise_effects,
 )
 from ensemw2s.trainer.method.errors import MethodError
-from ensemw2s.trainer.method.pgr import MIN_GAP, accuracy, format_pgr, performance_gap_recovered, pgrs_for
+from ensemw2s.trainer.method.intervals import (
+    HardTestOutcomes,
+    PGREstimate,
+    above_chance,
+    mean_interval,
+    paired_difference,
+    pgr_estimate,
+)
+from ensemw2s.trainer.method.pgr import (
+    PGR_DEFINITIONS,
+    accuracy,
+    format_pgr,
+    performance_gap_recovered,
+    pgrs_with_intervals,
+)
 from ensemw2s.trainer.method.rounds import BoostingSummary, seed_results, summarise_boosting
-from ensemw2s.trainer.method.summary import experiment_results, mean_accuracies, mean_pgrs
+from ensemw2s.trainer.method.summary import experiment_results, mean_accuracies
 
 __all__ = [
     "DEGENERATE_EPS",
-    "ENSEMW2S_MATCHES_W2S",
-    "EPS_FLOOR",
-    "MIN_GAP",
-    "STUDENTS_BEAT_SUPERVISORS",
+    "EFFECTS",
+    "ENSEMW2S_BEATS_ENSEMBLE",
+    "ENSEMW2S_BEATS_W2S",
+    "PGR_DEFINITIONS",
+    "W2S_BEATS_WEAK",
     "WEAK_ENSEMBLE_BEATS_WEAK",
     "BoostingSummary",
     "CombineMethod",
+    "HardTestOutcomes",
     "MethodError",
+    "PGREstimate",
     "SammeAlpha",
+    "above_chance",
     "accuracy",
     "chance_error",
     "chance_stop_reason",
@@ -55,12 +78,17 @@ __all__ = [
     "experiment_results",
     "format_pgr",
     "hard_pseudo_labels",
+    "harden",
     "learner_errors",
     "mean_accuracies",
-    "mean_pgrs",
+    "mean_interval",
+    "paired_difference",
     "performance_gap_recovered",
-    "pgrs_for",
+    "pgr_estimate",
+    "pgrs_with_intervals",
     "prefix_ensemble_accuracy",
+    "prefix_ensemble_brier",
+    "prefix_weights",
     "resample_indices",
     "samme_alpha",
     "seed_results",
@@ -70,4 +98,5 @@ __all__ = [
     "uniform_weights",
     "update_weights",
     "weighted_error",
+    "whole_weight_stop_reason",
 ]

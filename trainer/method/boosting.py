@@ -2,8 +2,14 @@
 
 For rounds t = 0 .. T-1 with sample weights w over the easy set (w_i = 1/N at t = 0):
 e_i = 1[argmax p_t(x_i) != y_i], eps_t = sum_i w_i e_i,
-alpha_t = ln((1 - eps_t) / eps_t) + ln(K - 1) with eps clipped to [1e-6, 1 - 1/K - 1e-6],
+alpha_t = ln((1 - eps_t) / eps_t) + ln(K - 1) for 0 < eps_t < 1 - 1/K,
 w_i <- w_i exp(alpha_t e_i), normalised to sum 1.
+
+No clipping constant decides a weight. The two ends of the range:
+- eps_t = 0 (no measured error): alpha_t -> infinity, the limit of the SAMME ensemble is this learner
+  alone. As scikit-learn's AdaBoost does, boosting stops and the learner takes the whole weight of every
+  prefix ensemble that contains it (``alpha`` is ``None``: see `SammeAlpha.whole_weight`).
+- eps_t >= 1 - 1/K: the learner is no better than chance; it joins no ensemble and boosting stops.
 """
 
 from __future__ import annotations
@@ -22,22 +28,25 @@ from ensemw2s.trainer.method._checks import (
 )
 from ensemw2s.trainer.method.errors import MethodError
 
-EPS_FLOOR = 1e-6
-"""eps is clipped to [EPS_FLOOR, 1 - 1/K - EPS_FLOOR] before alpha is computed."""
 DEGENERATE_EPS = 1e-3
-"""Below this training error a learner has fit its training data: boosting has no effect."""
+"""Below this error a learner (almost) fits the items it is scored on: boosting barely moves the weights."""
 
 
 @dataclass(frozen=True)
 class SammeAlpha:
     """The SAMME learner weight of one round, and what the round's error says."""
 
-    alpha: float
-    clipped_eps: float
+    alpha: float | None
+    """ln((1 - eps) / eps) + ln(K - 1); ``None`` when eps = 0 (the learner takes the whole weight)."""
     better_than_chance: bool
     """False when eps >= 1 - 1/K: stop adding rounds (see `chance_stop_reason`)."""
     degenerate: bool
-    """eps < 1e-3: the learner fit its training data and the weights barely move."""
+    """eps < 1e-3: the learner fit the items its error was measured on and the weights barely move."""
+
+    @property
+    def whole_weight(self) -> bool:
+        """eps = 0: no measured error, boosting stops and this learner is the ensemble."""
+        return self.alpha is None
 
 
 def learner_errors(probs: npt.ArrayLike, labels: npt.ArrayLike) -> npt.NDArray[np.bool_]:
@@ -56,22 +65,20 @@ def weighted_error(weights: npt.ArrayLike, errors: npt.ArrayLike) -> float:
 
 
 def samme_alpha(eps: float, num_classes: int) -> SammeAlpha:
-    """alpha = ln((1 - eps) / eps) + ln(K - 1), eps clipped to [1e-6, 1 - 1/K - 1e-6]."""
+    """alpha = ln((1 - eps) / eps) + ln(K - 1); ``None`` at eps = 0; not better than chance from 1 - 1/K."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
         raise MethodError(f"num_classes: must be an integer (got {num_classes!r})")
     if num_classes < 2:
         raise MethodError(f"num_classes: must be >= 2 (got {num_classes}); a classifier needs two classes")
     if not math.isfinite(eps) or not 0.0 <= eps <= 1.0:
         raise MethodError(f"eps: must be a weighted error in [0, 1] (got {eps}); see weighted_error")
-    chance = chance_error(int(num_classes))
-    clipped = min(max(eps, EPS_FLOOR), chance - EPS_FLOOR)
-    alpha = math.log((1.0 - clipped) / clipped) + math.log(num_classes - 1)
-    return SammeAlpha(
-        alpha=alpha,
-        clipped_eps=clipped,
-        better_than_chance=eps < chance - 1e-12,
-        degenerate=eps < DEGENERATE_EPS,
-    )
+    better = eps < chance_error(int(num_classes)) - 1e-12
+    alpha: float | None = 0.0
+    if eps == 0.0:
+        alpha = None
+    elif better:
+        alpha = math.log((1.0 - eps) / eps) + math.log(num_classes - 1)
+    return SammeAlpha(alpha=alpha, better_than_chance=better, degenerate=eps < DEGENERATE_EPS)
 
 
 def chance_error(num_classes: int) -> float:
@@ -87,9 +94,19 @@ def chance_stop_reason(round_index: int, eps: float, num_classes: int) -> str:
     )
 
 
+def whole_weight_stop_reason(round_index: int) -> str:
+    """Why boosting stopped at a learner with no measured error."""
+    return (
+        f"round {round_index}: eps = 0 (no measured error), so this learner takes the whole weight of "
+        "every ensemble that contains it; stopped adding rounds"
+    )
+
+
 def degenerate_note(round_index: int) -> str:
-    """The note recorded for a round whose learner fit its training data."""
-    return f"round {round_index}: eps below {DEGENERATE_EPS:g} on the training data, boosting has no effect"
+    """The note recorded for a round whose learner fit the items its error was measured on."""
+    return (
+        f"round {round_index}: eps below {DEGENERATE_EPS:g} on the items it was measured on, boosting has little effect"
+    )
 
 
 def update_weights(weights: npt.ArrayLike, errors: npt.ArrayLike, alpha: float) -> npt.NDArray[np.float64]:

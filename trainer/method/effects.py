@@ -1,78 +1,61 @@
-"""The three effects the product reports, counted over seeds.
+"""The effects the product reports: strict comparisons of hard-test accuracies, paired over seeds.
 
-1. ``weak ensemble > single weak``: the boosted ensemble beats round 0 on hard-test.
-2. ``students > supervisors``: W2S beats the weak model and EnsemW2S beats the weak ensemble.
-3. ``EnsemW2S >= W2S``: the student of the ensemble is at least as good as the plain W2S student.
+1. ``weak ensemble > single weak``: the boosted ensemble beats round 0.
+2. ``W2S > weak``: the W2S student beats its supervisor (round 0).
+3. ``EnsemW2S > weak ensemble``: the EnsemW2S student beats its supervisor (the ensemble).
+4. ``EnsemW2S > W2S``: the ensemble's student beats the single weak model's student.
 
-A seed counts toward ``of`` only when it has every accuracy the effect compares.
+Each is the mean paired difference over seeds with a 95% paired-t interval, and the count of seeds
+where it is strictly better, tied or worse: a tie is never counted as the effect. A seed counts only
+when it has both accuracies the effect compares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 from ensemw2s.spec.results import Effect, SeedResults
+from ensemw2s.spec.results_text import NOT_MEASURED, format_difference
+from ensemw2s.trainer.method.intervals import paired_difference
 
 WEAK_ENSEMBLE_BEATS_WEAK = "weak ensemble > single weak"
-STUDENTS_BEAT_SUPERVISORS = "students > supervisors"
-ENSEMW2S_MATCHES_W2S = "EnsemW2S >= W2S"
-NOT_MEASURED = "not measured: no seed has the accuracies it compares"
+W2S_BEATS_WEAK = "W2S > weak"
+ENSEMW2S_BEATS_ENSEMBLE = "EnsemW2S > weak ensemble"
+ENSEMW2S_BEATS_W2S = "EnsemW2S > W2S"
 
-_Pair = tuple[float, float]
+EFFECTS: tuple[tuple[str, str, str], ...] = (
+    (WEAK_ENSEMBLE_BEATS_WEAK, "weak", "weak_ensemble"),
+    (W2S_BEATS_WEAK, "weak", "w2s"),
+    (ENSEMW2S_BEATS_ENSEMBLE, "weak_ensemble", "ensemw2s"),
+    (ENSEMW2S_BEATS_W2S, "w2s", "ensemw2s"),
+)
+"""(name, before, after): ``after`` is claimed to beat ``before`` (`Accuracies` field names)."""
 
 
 def summarise_effects(seeds: Sequence[SeedResults]) -> list[Effect]:
-    """The three effects, each with how many seeds show it and the mean numbers behind it."""
-    ensembles: list[_Pair] = []
-    students: list[tuple[_Pair, _Pair]] = []
-    student_rivals: list[_Pair] = []
+    """Every effect of `EFFECTS` over the seeds that measured both of its accuracies."""
+    return [_effect(name, before, after, seeds) for name, before, after in EFFECTS]
+
+
+def _effect(name: str, before: str, after: str, seeds: Sequence[SeedResults]) -> Effect:
+    pairs: list[tuple[float, float]] = []
     for seed in seeds:
-        a = seed.accuracies
-        ensemble = _pair(a.weak, a.weak_ensemble)
-        w2s = _pair(a.weak, a.w2s)
-        ensemw2s = _pair(a.weak_ensemble, a.ensemw2s)
-        rivals = _pair(a.w2s, a.ensemw2s)
-        if ensemble is not None:
-            ensembles.append(ensemble)
-        if w2s is not None and ensemw2s is not None:
-            students.append((w2s, ensemw2s))
-        if rivals is not None:
-            student_rivals.append(rivals)
-    return [
-        Effect(
-            name=WEAK_ENSEMBLE_BEATS_WEAK,
-            seen_in=sum(after > before for before, after in ensembles),
-            of=len(ensembles),
-            detail=_mean_change(ensembles),
-        ),
-        Effect(
-            name=STUDENTS_BEAT_SUPERVISORS,
-            seen_in=sum(w[1] > w[0] and e[1] > e[0] for w, e in students),
-            of=len(students),
-            detail=(
-                f"W2S {_mean_change([w for w, _ in students])} over weak; "
-                f"EnsemW2S {_mean_change([e for _, e in students])} over weak ensemble"
-            )
-            if students
-            else NOT_MEASURED,
-        ),
-        Effect(
-            name=ENSEMW2S_MATCHES_W2S,
-            seen_in=sum(after >= before for before, after in student_rivals),
-            of=len(student_rivals),
-            detail=_mean_change(student_rivals),
-        ),
-    ]
-
-
-def _pair(before: float | None, after: float | None) -> _Pair | None:
-    return None if before is None or after is None else (before, after)
-
-
-def _mean_change(pairs: Sequence[_Pair]) -> str:
-    """``+2.4 pts mean (0.612 -> 0.636)``."""
+        first, second = getattr(seed.accuracies, before), getattr(seed.accuracies, after)
+        if first is not None and second is not None:
+            pairs.append((float(first), float(second)))
+    better = sum(b > a for a, b in pairs)
+    ties = sum(b == a for a, b in pairs)
     if not pairs:
-        return NOT_MEASURED
-    before, after = (float(x) for x in np.mean(np.asarray(pairs), axis=0))
-    return f"{100 * (after - before):+.1f} pts mean ({before:.3f} -> {after:.3f})"
+        return Effect(name=name, better=0, ties=0, worse=0, of=0, detail=NOT_MEASURED)
+    difference = paired_difference([a for a, _ in pairs], [b for _, b in pairs])
+    mean_before = sum(a for a, _ in pairs) / len(pairs)
+    mean_after = sum(b for _, b in pairs) / len(pairs)
+    return Effect(
+        name=name,
+        better=better,
+        ties=ties,
+        worse=len(pairs) - better - ties,
+        of=len(pairs),
+        difference=difference,
+        detail=f"{format_difference(difference)} ({mean_before:.3f} -> {mean_after:.3f})",
+    )

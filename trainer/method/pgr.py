@@ -1,21 +1,32 @@
 """Accuracy and performance gap recovered (PGR).
 
-PGR = (acc_student - acc_weak) / (acc_ceiling - acc_weak), undefined (``None``, printed ``n/a``)
-when ceiling - weak < 0.01: it explodes when the ceiling is about as good as the supervisor and reads backwards when the ceiling is worse.
+PGR = (acc_student - acc_supervisor) / (acc_ceiling - acc_supervisor), computed on the mean accuracies
+over seeds, with a 95% bootstrap interval; undefined (``None``, printed ``n/a``) when the gap is not
+above the hard-test set's noise (see `ensemw2s.trainer.method.intervals.pgr_estimate`) or when the
+ceiling is below the supervisor (there is no gap to recover, and the ratio would read backwards).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from ensemw2s.spec.results import Accuracies, PGRs
+from ensemw2s.spec.results import PGRIntervals, PGRs
+from ensemw2s.spec.results_text import format_pgr
 from ensemw2s.trainer.method._checks import class_ids, class_labels, float_array
 from ensemw2s.trainer.method.errors import MethodError
+from ensemw2s.trainer.method.intervals import HardTestOutcomes, pgr_estimate
 
-MIN_GAP = 0.01
-"""The smallest |ceiling - weak| for which a PGR is reported."""
+__all__ = ["PGR_DEFINITIONS", "accuracy", "format_pgr", "performance_gap_recovered", "pgrs_with_intervals"]
+
+PGR_DEFINITIONS: dict[str, tuple[str, str]] = {
+    "w2s_vs_weak": ("w2s", "weak"),
+    "ensemw2s_vs_weak": ("ensemw2s", "weak"),
+    "ensemw2s_vs_ensemble": ("ensemw2s", "weak_ensemble"),
+}
+"""`PGRs` field -> (student, supervisor), as `Accuracies` field names; the ceiling is always ``ceiling``."""
 
 
 def accuracy(probs_or_labels: npt.ArrayLike, labels: npt.ArrayLike) -> float:
@@ -42,42 +53,26 @@ def accuracy(probs_or_labels: npt.ArrayLike, labels: npt.ArrayLike) -> float:
     return float(np.mean(predicted == gold))
 
 
-def performance_gap_recovered(
-    student: float | None,
-    weak: float | None,
-    ceiling: float | None,
-    min_gap: float = MIN_GAP,
-) -> float | None:
-    """(student - weak) / (ceiling - weak); None when an input is None or ceiling - weak < min_gap.
+def performance_gap_recovered(student: float | None, weak: float | None, ceiling: float | None) -> float | None:
+    """(student - weak) / (ceiling - weak); None when an input is None or the ceiling is not above ``weak``.
 
-    The design says n/a when |ceiling - weak| < 0.01; we also say n/a when the ceiling is *below* the
-    supervisor: there is no gap to recover, and the ratio's sign would read backwards (a student worse
-    than its supervisor would score a positive PGR).
+    The point formula only: whether the gap is above the test set's noise needs the per-item outcomes
+    (`pgrs_with_intervals`).
     """
-    if min_gap <= 0 or not math.isfinite(min_gap):
-        raise MethodError(f"min_gap: must be a positive number (got {min_gap}); the default is {MIN_GAP}")
     if student is None or weak is None or ceiling is None:
         return None
     for name, value in (("student", student), ("weak", weak), ("ceiling", ceiling)):
         if not math.isfinite(value):
             raise MethodError(f"{name}: must be a finite accuracy (got {value})")
     gap = ceiling - weak
-    if gap < min_gap:
-        return None
-    return (student - weak) / gap
+    return None if gap <= 0 else (student - weak) / gap
 
 
-def pgrs_for(accuracies: Accuracies, min_gap: float = MIN_GAP) -> PGRs:
-    """The three reported PGRs of one set of hard-test accuracies."""
-    return PGRs(
-        w2s_vs_weak=performance_gap_recovered(accuracies.w2s, accuracies.weak, accuracies.ceiling, min_gap),
-        ensemw2s_vs_weak=performance_gap_recovered(accuracies.ensemw2s, accuracies.weak, accuracies.ceiling, min_gap),
-        ensemw2s_vs_ensemble=performance_gap_recovered(
-            accuracies.ensemw2s, accuracies.weak_ensemble, accuracies.ceiling, min_gap
-        ),
-    )
-
-
-def format_pgr(value: float | None) -> str:
-    """``n/a`` for an undefined PGR, else two decimals (``0.47``)."""
-    return "n/a" if value is None else f"{value:.2f}"
+def pgrs_with_intervals(outcomes: Sequence[HardTestOutcomes]) -> tuple[PGRs, PGRIntervals]:
+    """The three PGRs of the mean accuracies over ``outcomes`` (one per seed) and their 95% intervals."""
+    values: dict[str, float | None] = {}
+    intervals: dict[str, object] = {}
+    for field, (student, supervisor) in PGR_DEFINITIONS.items():
+        estimate = pgr_estimate(outcomes, student, supervisor, "ceiling")
+        values[field], intervals[field] = estimate.value, estimate.interval
+    return PGRs.model_validate(values), PGRIntervals.model_validate(intervals)

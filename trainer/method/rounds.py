@@ -14,10 +14,10 @@ import numpy.typing as npt
 from ensemw2s.spec import CombineMethod
 from ensemw2s.spec.results import Accuracies, PrefixAccuracy, RoundSummary, SeedResults
 from ensemw2s.trainer.method._checks import float_array, probabilities, same_length
-from ensemw2s.trainer.method.aggregation import choose_rounds, prefix_ensemble_accuracy
+from ensemw2s.trainer.method.aggregation import choose_rounds, prefix_ensemble_accuracy, prefix_ensemble_brier
 from ensemw2s.trainer.method.boosting import DEGENERATE_EPS, degenerate_note
 from ensemw2s.trainer.method.errors import MethodError
-from ensemw2s.trainer.method.pgr import accuracy, pgrs_for
+from ensemw2s.trainer.method.pgr import accuracy
 
 
 @dataclass(frozen=True)
@@ -42,31 +42,33 @@ class BoostingSummary:
 
 def summarise_boosting(
     eps: Sequence[float],
-    alphas: Sequence[float],
+    alphas: Sequence[float | None],
     val_probs: npt.ArrayLike,
     val_labels: npt.ArrayLike,
     hard_test_probs: npt.ArrayLike,
     hard_test_labels: npt.ArrayLike,
     method: CombineMethod = CombineMethod.PROB,
 ) -> BoostingSummary:
-    """Round summaries, prefix accuracies r = 1..T on val and hard-test, r chosen on val, notes.
+    """Round summaries, prefix accuracies r = 1..T on val and hard-test, r chosen on val's Brier score, notes.
 
-    ``eps``/``alphas``: one per kept learner (T); ``*_probs``: shape (T, N, K).
+    ``eps``/``alphas``: one per kept learner (T; an alpha of None takes the whole weight);
+    ``*_probs``: shape (T, N, K).
     """
     eps_array = float_array(list(eps), "eps", ndim=1)
-    alpha_array = float_array(list(alphas), "alphas", ndim=1)
+    alpha_list = list(alphas)
     val = probabilities(val_probs, "val_probs", ndim=3)
     test = probabilities(hard_test_probs, "hard_test_probs", ndim=3)
     num_learners = val.shape[0]
     if num_learners < 1:
         raise MethodError("val_probs: must hold at least one learner (got 0); train round 0 first")
     same_length("eps", eps_array.shape[0], num_learners, "the learners in val_probs")
-    same_length("alphas", alpha_array.shape[0], num_learners, "the learners in val_probs")
+    same_length("alphas", len(alpha_list), num_learners, "the learners in val_probs")
     same_length("hard_test_probs", test.shape[0], num_learners, "the learners in val_probs")
     if np.any((eps_array < 0) | (eps_array > 1)):
         raise MethodError(f"eps: must be weighted errors in [0, 1] (got {eps_array.tolist()})")
-    val_prefix = prefix_ensemble_accuracy(val, alpha_array, val_labels, method)
-    test_prefix = prefix_ensemble_accuracy(test, alpha_array, hard_test_labels, method)
+    val_prefix = prefix_ensemble_accuracy(val, alpha_list, val_labels, method)
+    val_brier = prefix_ensemble_brier(val, alpha_list, val_labels, method)
+    test_prefix = prefix_ensemble_accuracy(test, alpha_list, hard_test_labels, method)
     rounds: list[RoundSummary] = []
     notes: list[str] = []
     for t in range(num_learners):
@@ -78,7 +80,7 @@ def summarise_boosting(
             RoundSummary(
                 round=t,
                 eps=float(eps_array[t]),
-                alpha=float(alpha_array[t]),
+                alpha=alpha_list[t],
                 val_accuracy=accuracy(val[t], val_labels),
                 hard_test_accuracy=accuracy(test[t], hard_test_labels),
                 degenerate=degenerate,
@@ -86,10 +88,10 @@ def summarise_boosting(
             )
         )
     prefix = [
-        PrefixAccuracy(rounds=r, val=v, hard_test=h)
-        for r, (v, h) in enumerate(zip(val_prefix, test_prefix, strict=True), start=1)
+        PrefixAccuracy(rounds=r, val=v, hard_test=h, val_brier=b)
+        for r, (v, h, b) in enumerate(zip(val_prefix, test_prefix, val_brier, strict=True), start=1)
     ]
-    return BoostingSummary(rounds=rounds, prefix=prefix, chosen_round=choose_rounds(val_prefix), notes=notes)
+    return BoostingSummary(rounds=rounds, prefix=prefix, chosen_round=choose_rounds(val_brier), notes=notes)
 
 
 def seed_results(
@@ -102,7 +104,10 @@ def seed_results(
     stop_reason: str | None = None,
     notes: Sequence[str] = (),
 ) -> SeedResults:
-    """One seed's results: the boosting summary plus the students' and ceiling's hard-test accuracies."""
+    """One seed's results: the boosting summary plus the students' and ceiling's hard-test accuracies.
+
+    PGRs and their intervals need every model's per-item outcomes: `experiment_results` fills them in.
+    """
     accuracies = Accuracies(
         weak=boosting.weak_accuracy,
         weak_ensemble=boosting.weak_ensemble_accuracy,
@@ -117,6 +122,5 @@ def seed_results(
         rounds=boosting.rounds,
         prefix=boosting.prefix,
         accuracies=accuracies,
-        pgr=pgrs_for(accuracies),
         notes=[*boosting.notes, *notes],
     )

@@ -1,13 +1,14 @@
-"""Means over seeds and the assembled `ExperimentResults`."""
+"""Means over seeds, PGRs with intervals, and the assembled `ExperimentResults`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRs, SeedResults
+from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRIntervals, PGRs, SeedResults
 from ensemw2s.trainer.method.effects import summarise_effects
 from ensemw2s.trainer.method.errors import MethodError
-from ensemw2s.trainer.method.pgr import MIN_GAP, pgrs_for
+from ensemw2s.trainer.method.intervals import HardTestOutcomes
+from ensemw2s.trainer.method.pgr import pgrs_with_intervals
 
 
 def mean_accuracies(seeds: Sequence[SeedResults]) -> Accuracies:
@@ -21,25 +22,47 @@ def mean_accuracies(seeds: Sequence[SeedResults]) -> Accuracies:
     return Accuracies.model_validate(means)
 
 
-def mean_pgrs(seeds: Sequence[SeedResults], min_gap: float = MIN_GAP) -> PGRs:
-    """The PGRs of the mean accuracies.
+def experiment_results(
+    experiment: str,
+    seeds: Sequence[SeedResults],
+    outcomes: Sequence[HardTestOutcomes] | None = None,
+    *,
+    weak_model: str | None = None,
+    strong_model: str | None = None,
+    notes: Sequence[str] = (),
+) -> ExperimentResults:
+    """All seeds of one experiment with their effects, mean accuracies, PGRs and intervals.
 
-    Not the mean of per-seed PGRs: one seed whose ceiling is barely above its weak model would
-    dominate such a mean; this way the mean row of the report can be recomputed from its own numbers.
+    ``outcomes`` (one per seed, same order) give each seed's PGRs with item-bootstrap intervals and the
+    mean PGRs with a seed-and-item bootstrap. The mean PGR is the PGR of the mean accuracies, not a mean
+    of per-seed PGRs (one seed whose ceiling is barely above its supervisor would dominate such a mean).
+    Without outcomes no PGR is reported: whether a gap is above the noise cannot be known.
     """
-    return pgrs_for(mean_accuracies(seeds), min_gap)
-
-
-def experiment_results(experiment: str, seeds: Sequence[SeedResults]) -> ExperimentResults:
-    """All seeds of one experiment with their effects, mean accuracies and mean PGRs."""
     _require_seeds(seeds)
+    mean_pgr, mean_interval = PGRs(), PGRIntervals()
+    if outcomes is not None:
+        if len(outcomes) != len(seeds):
+            raise MethodError(
+                f"outcomes: must hold one entry per seed ({len(seeds)}) (got {len(outcomes)}); pair them by seed"
+            )
+        seeds = [_with_pgrs(seed, outcome) for seed, outcome in zip(seeds, outcomes, strict=True)]
+        mean_pgr, mean_interval = pgrs_with_intervals(outcomes)
     return ExperimentResults(
         experiment=experiment,
+        weak_model=weak_model,
+        strong_model=strong_model,
         seeds=list(seeds),
         effects=summarise_effects(seeds),
         mean=mean_accuracies(seeds),
-        mean_pgr=mean_pgrs(seeds),
+        mean_pgr=mean_pgr,
+        mean_pgr_interval=mean_interval,
+        notes=list(notes),
     )
+
+
+def _with_pgrs(seed: SeedResults, outcomes: HardTestOutcomes) -> SeedResults:
+    pgr, interval = pgrs_with_intervals([outcomes])
+    return seed.model_copy(update={"pgr": pgr, "pgr_interval": interval})
 
 
 def _require_seeds(seeds: Sequence[SeedResults]) -> None:

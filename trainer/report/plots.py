@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from ensemw2s.spec.results import ExperimentResults
+from ensemw2s.trainer.method.intervals import mean_interval
 from ensemw2s.trainer.report.files import write_atomically
 
 if TYPE_CHECKING:
@@ -21,12 +22,12 @@ _ACCURACY_FIELDS = ("weak", "weak_ensemble", "w2s", "ensemw2s", "ceiling")
 
 
 def plot_accuracy_by_round(results: ExperimentResults, path: Path) -> Path:
-    """Prefix-ensemble accuracy against r on val and hard-test, one line per seed.
+    """Per seed, against r: prefix-ensemble accuracy on val and hard-test, and the val Brier score r is chosen by.
 
     The dashed line of each seed is its single weak model (r = 1); a star marks the r chosen on val.
     """
-    figure = _new_figure(width=10.0, height=4.0)
-    panels = figure.subplots(1, 2, sharey=True)
+    figure = _new_figure(width=14.0, height=4.0)
+    panels = figure.subplots(1, 3)
     colors = _colors(len(results.seeds))
     drawn = False
     for seed, color in zip(results.seeds, colors, strict=True):
@@ -34,32 +35,35 @@ def plot_accuracy_by_round(results: ExperimentResults, path: Path) -> Path:
             continue
         drawn = True
         r = [prefix.rounds for prefix in seed.prefix]
-        for panel, values in zip(
-            panels,
-            ([prefix.val for prefix in seed.prefix], [prefix.hard_test for prefix in seed.prefix]),
-            strict=True,
-        ):
+        series = (
+            [prefix.val for prefix in seed.prefix],
+            [prefix.hard_test for prefix in seed.prefix],
+            [np.nan if prefix.val_brier is None else prefix.val_brier for prefix in seed.prefix],
+        )
+        for panel, values in zip(panels, series, strict=True):
             panel.plot(r, values, marker="o", color=color, label=f"seed {seed.seed}")
             panel.axhline(values[0], color=color, linestyle="--", linewidth=0.8)
             if seed.chosen_round in r:
                 chosen = r.index(seed.chosen_round)
                 panel.plot(r[chosen], values[chosen], marker="*", markersize=14, color=color)
-    for panel, split in zip(panels, ("val", "hard-test"), strict=True):
-        panel.set_title(f"prefix ensemble accuracy on {split}")
+    titles = ("accuracy on val (easy side)", "accuracy on hard-test", "val Brier score (chooses r; lower is better)")
+    for panel, title in zip(panels, titles, strict=True):
+        panel.set_title(title, fontsize="medium")
         panel.set_xlabel("r (learners in the ensemble)")
         panel.grid(alpha=0.3)
         if not drawn:
             panel.text(0.5, 0.5, "no per-round data", ha="center", va="center", transform=panel.transAxes)
+        elif panel.xaxis.get_major_locator() is not None:
+            panel.xaxis.get_major_locator().set_params(integer=True)
     panels[0].set_ylabel("accuracy")
     if drawn:
-        panels[0].legend(title="dashed: single weak; star: chosen r", fontsize="small", title_fontsize="small")
-        panels[0].xaxis.get_major_locator().set_params(integer=True)
+        panels[0].legend(title="dashed: r = 1; star: chosen r", fontsize="small", title_fontsize="small")
     figure.suptitle(results.experiment)
     return _save(figure, path)
 
 
 def plot_accuracies(results: ExperimentResults, path: Path) -> Path:
-    """The five hard-test accuracies: a bar for the mean over seeds, a dot for each seed."""
+    """The five hard-test accuracies: a bar for the mean over seeds with its 95% t interval, a dot per seed."""
     figure = _new_figure(width=7.0, height=4.0)
     axes = figure.subplots()
     positions = np.arange(len(_ACCURACY_FIELDS))
@@ -68,7 +72,9 @@ def plot_accuracies(results: ExperimentResults, path: Path) -> Path:
         [value for seed in results.seeds if (value := getattr(seed.accuracies, field)) is not None]
         for field in _ACCURACY_FIELDS
     ]
-    measured = [value for value in means if value is not None] + [v for values in per_seed for v in values]
+    intervals = [mean_interval(values) if len(values) > 1 else None for values in per_seed]
+    bounds = [bound for i in intervals if i is not None for bound in (i.low, i.high) if bound is not None]
+    measured = [value for value in means if value is not None] + [v for values in per_seed for v in values] + bounds
     low = max(0.0, min(measured) - 0.05) if measured else 0.0
     high = min(1.0, max(measured) + 0.05) if measured else 1.0
     axes.bar(
@@ -78,15 +84,28 @@ def plot_accuracies(results: ExperimentResults, path: Path) -> Path:
         color="#9ecae1",
         edgecolor="#3182bd",
     )
-    for position, mean, values in zip(positions, means, per_seed, strict=True):
+    for position, mean, values, interval in zip(positions, means, per_seed, intervals, strict=True):
         offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(len(values))
         axes.scatter(position + offsets, values, color="#08306b", s=18, zorder=3)
+        if mean is not None and interval is not None and interval.low is not None and interval.high is not None:
+            axes.errorbar(
+                [float(position)],
+                [mean],
+                yerr=[[mean - interval.low], [interval.high - mean]],
+                color="#d62728",
+                capsize=6,
+                linewidth=1.5,
+                zorder=4,
+            )
         label = "n/a" if mean is None else f"{mean:.3f}"
         axes.text(float(position), low + 0.005, label, ha="center", va="bottom", fontsize="small")
     axes.set_xticks(positions, ACCURACY_LABELS)
     axes.set_ylim(low, high + 0.02)
     axes.set_ylabel("hard-test accuracy")
-    axes.set_title(f"{results.experiment}: mean over {len(results.seeds)} seeds (dots: seeds)")
+    axes.set_title(
+        f"{results.experiment}: mean over {len(results.seeds)} seeds (red: 95% interval; dots: seeds)",
+        fontsize="medium",
+    )
     axes.grid(axis="y", alpha=0.3)
     return _save(figure, path)
 

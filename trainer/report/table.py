@@ -1,27 +1,39 @@
-"""Results as a markdown report: accuracies with PGRs, per-round detail, effects and notes."""
+"""Results as a markdown report: accuracies with PGRs and intervals, effects, per-round detail and notes."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRs, SeedResults
-from ensemw2s.trainer.method.pgr import MIN_GAP, format_pgr
+from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRIntervals, PGRs, SeedResults
+from ensemw2s.spec.results_text import describe_effect, format_accuracy, format_pgr_with_interval
 
 NOT_APPLICABLE = "-"
+PGR_NOTE = (
+    "Hard-test accuracy. PGR = (student - supervisor) / (ceiling - supervisor) with a 95% bootstrap interval "
+    "(hard-test items, and seeds for the mean); n/a when the ceiling-supervisor gap is inside the test set's noise."
+)
 
 
 def results_table(results: ExperimentResults) -> str:
-    """The whole report: mean over seeds, effects, then each seed with its rounds and notes."""
+    """The whole report: models, mean over seeds, effects, notes, then each seed with its rounds and notes."""
     count = len(results.seeds)
     lines = [f"# EnsemW2S results: {results.experiment}", ""]
+    if results.weak_model or results.strong_model:
+        lines += [f"Weak model: `{results.weak_model}`; strong model: `{results.strong_model}`.", ""]
     lines += [f"## Mean over {count} seed{'s' if count != 1 else ''}", ""]
-    lines += accuracy_table(results.mean, results.mean_pgr, "weak ensemble (r chosen per seed)")
-    lines += ["", f"Hard-test accuracy. PGR is n/a when ceiling - supervisor < {MIN_GAP:g} (no gap to recover).", ""]
+    lines += accuracy_table(
+        results.mean, results.mean_pgr, "weak ensemble (r chosen per seed)", results.mean_pgr_interval
+    )
+    lines += ["", PGR_NOTE, ""]
     lines += ["## Effects", ""]
     lines += [
-        f"- {effect.name}: seen in {effect.seen_in} of {effect.of} seeds ({effect.detail})"
-        for effect in results.effects
-    ] or ["- none computed"]
+        "Each effect is a strict comparison on hard-test: the mean paired difference over seeds with a 95% "
+        "paired-t interval; it *holds* when the interval excludes 0.",
+        "",
+    ]
+    lines += [f"- {describe_effect(effect)}" for effect in results.effects] or ["- none computed"]
+    if results.notes:
+        lines += ["", "## Notes", "", *(f"- {note}" for note in results.notes)]
     for seed in results.seeds:
         lines += ["", *seed_section(seed)]
     return "\n".join(lines) + "\n"
@@ -30,8 +42,8 @@ def results_table(results: ExperimentResults) -> str:
 def seed_section(seed: SeedResults) -> list[str]:
     """One seed: accuracies and PGRs, the per-round table, why boosting stopped, notes."""
     lines = [f"## Seed {seed.seed}", ""]
-    lines += accuracy_table(seed.accuracies, seed.pgr, f"weak ensemble (r={seed.chosen_round})")
-    lines += ["", f"Ensemble size r = {seed.chosen_round}, chosen on val."]
+    lines += accuracy_table(seed.accuracies, seed.pgr, f"weak ensemble (r={seed.chosen_round})", seed.pgr_interval)
+    lines += ["", f"Ensemble size r = {seed.chosen_round}, chosen on val by the lowest Brier score (ties: larger r)."]
     if seed.stop_reason is not None:
         lines.append(f"Boosting stopped early: {seed.stop_reason}.")
     lines += ["", "### Rounds", "", *rounds_table(seed)]
@@ -40,24 +52,34 @@ def seed_section(seed: SeedResults) -> list[str]:
     return lines
 
 
-def accuracy_table(accuracies: Accuracies, pgrs: PGRs, ensemble_label: str) -> list[str]:
-    """Rows weak, weak ensemble, W2S, EnsemW2S, ceiling; PGR vs weak and vs the weak ensemble."""
+def accuracy_table(
+    accuracies: Accuracies, pgrs: PGRs, ensemble_label: str, intervals: PGRIntervals | None = None
+) -> list[str]:
+    """Rows weak, weak ensemble, W2S, EnsemW2S, ceiling; PGR vs weak and vs the weak ensemble, with intervals."""
+    spans = intervals or PGRIntervals()
+    pgr = format_pgr_with_interval
+
     rows = [
         ("weak (round 0)", accuracies.weak, NOT_APPLICABLE, NOT_APPLICABLE),
         (ensemble_label, accuracies.weak_ensemble, NOT_APPLICABLE, NOT_APPLICABLE),
-        ("W2S", accuracies.w2s, format_pgr(pgrs.w2s_vs_weak), NOT_APPLICABLE),
+        ("W2S", accuracies.w2s, pgr(pgrs.w2s_vs_weak, spans.w2s_vs_weak), NOT_APPLICABLE),
         (
             "EnsemW2S",
             accuracies.ensemw2s,
-            format_pgr(pgrs.ensemw2s_vs_weak),
-            format_pgr(pgrs.ensemw2s_vs_ensemble),
+            pgr(pgrs.ensemw2s_vs_weak, spans.ensemw2s_vs_weak),
+            pgr(pgrs.ensemw2s_vs_ensemble, spans.ensemw2s_vs_ensemble),
         ),
         ("ceiling", accuracies.ceiling, NOT_APPLICABLE, NOT_APPLICABLE),
     ]
     return _markdown(
-        ["model", "hard-test acc", "PGR vs weak", "PGR vs weak ensemble"],
-        [[name, _accuracy(value), vs_weak, vs_ensemble] for name, value, vs_weak, vs_ensemble in rows],
+        ["model", "hard-test acc", "PGR vs weak [95% CI]", "PGR vs weak ensemble [95% CI]"],
+        [[name, format_accuracy(value), vs_weak, vs_ensemble] for name, value, vs_weak, vs_ensemble in rows],
     )
+
+
+def format_alpha(alpha: float | None) -> str:
+    """Three decimals, or ``whole weight`` for a learner with no measured error."""
+    return "whole weight" if alpha is None else f"{alpha:.3f}"
 
 
 def rounds_table(seed: SeedResults) -> list[str]:
@@ -74,12 +96,13 @@ def rounds_table(seed: SeedResults) -> list[str]:
             [
                 str(round_.round) if round_ else str(index),
                 f"{round_.eps:.4f}" if round_ else "",
-                f"{round_.alpha:.3f}" if round_ else "",
-                _accuracy(round_.val_accuracy) if round_ else "",
-                _accuracy(round_.hard_test_accuracy) if round_ else "",
+                format_alpha(round_.alpha) if round_ else "",
+                format_accuracy(round_.val_accuracy) if round_ else "",
+                format_accuracy(round_.hard_test_accuracy) if round_ else "",
                 (f"{prefix.rounds} (chosen)" if chosen else str(prefix.rounds)) if prefix else "",
-                _accuracy(prefix.val) if prefix else "",
-                _accuracy(prefix.hard_test) if prefix else "",
+                f"{prefix.val_brier:.4f}" if prefix and prefix.val_brier is not None else "",
+                format_accuracy(prefix.val) if prefix else "",
+                format_accuracy(prefix.hard_test) if prefix else "",
                 "yes" if round_ and round_.degenerate else "",
             ]
         )
@@ -91,16 +114,13 @@ def rounds_table(seed: SeedResults) -> list[str]:
             "val acc",
             "hard-test acc",
             "prefix r",
-            "prefix val",
-            "prefix hard-test",
+            "prefix val Brier",
+            "prefix val acc",
+            "prefix hard-test acc",
             "degenerate",
         ],
         body,
     )
-
-
-def _accuracy(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _markdown(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:

@@ -27,6 +27,16 @@ class ReportFiles:
     results_json: Path
 
 
+def report_markdown(results: ExperimentResults, figures_folder: str = "") -> str:
+    """report.md's text; its figure links point into ``figures_folder`` (relative; "" = beside it)."""
+    prefix = f"{figures_folder.rstrip('/')}/" if figures_folder else ""
+    figures = (
+        f"\n## Figures\n\n![accuracies]({prefix}{ACCURACIES_PNG})\n\n"
+        f"![accuracy by round]({prefix}{ACCURACY_BY_ROUND_PNG})\n"
+    )
+    return results_table(results) + figures
+
+
 def write_report(results: ExperimentResults, directory: Path) -> ReportFiles:
     """Write the four files into ``directory`` (created if missing); each write is atomic."""
     directory = Path(directory)
@@ -38,8 +48,7 @@ def write_report(results: ExperimentResults, directory: Path) -> ReportFiles:
     )
     accuracy_by_round_png = plot_accuracy_by_round(results, directory / ACCURACY_BY_ROUND_PNG)
     accuracies_png = plot_accuracies(results, directory / ACCURACIES_PNG)
-    figures = f"\n## Figures\n\n![accuracies]({ACCURACIES_PNG})\n\n![accuracy by round]({ACCURACY_BY_ROUND_PNG})\n"
-    table_md = write_atomically(directory / REPORT_MD, (results_table(results) + figures).encode())
+    table_md = write_atomically(directory / REPORT_MD, report_markdown(results).encode())
     return ReportFiles(
         table_md=table_md,
         accuracy_by_round_png=accuracy_by_round_png,

@@ -1,4 +1,4 @@
-"""Stage ``aggregate``: alphas, every prefix ensemble's accuracy, r chosen on val, pseudo-labels.
+"""Stage ``aggregate``: alphas, every prefix ensemble's accuracy and val Brier score, r chosen on val, pseudo-labels.
 
 Reads only the learners' saved probabilities (no model is loaded): cheap, CPU.
 """
@@ -53,11 +53,11 @@ def run(context: StageContext) -> StageResult:
         raise ValueError(f"no usable weak learner: {stop_reason}; give the weak model more training or data")
     preds = [context.weak_round(r["round"]).read_arrays(PREDICTIONS_FILE) for r in kept]
     stacked = {name: np.stack([p[name] for p in preds]) for name in ("val", "hard_train", "hard_test")}
-    alphas = np.array([r["alpha"] for r in kept])
+    alphas: list[float | None] = [r["alpha"] for r in kept]
     method = CombineMethod(spec.ensemble.combine.value)
     boosting = summarise_boosting(
         [r["eps"] for r in kept],
-        alphas.tolist(),
+        alphas,
         stacked["val"],
         data.labels["val"],
         stacked["hard_test"],

@@ -1,8 +1,16 @@
-"""Train one weak learner on the easy set under sample weights and score every split with it."""
+"""Train one weak learner on the easy set under sample weights, score every split, measure its errors.
+
+The learner that joins the ensemble (and, in round 0, *is* the single weak supervisor) is always the
+model trained on all easy items. With ``errorEstimate: crossfit`` its boosting errors are measured out
+of sample: k fold models, each trained the same way on the other folds, score the easy items they did
+not see. With ``errorEstimate: train`` the learner scores its own training items (the authors' choice),
+which reads as zero error once it fits them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +19,21 @@ from ensemw2s.spec import ErrorEstimate, ExperimentSpec, SampleWeighting
 from ..models import Classifier
 from ..training import ProgressEvent, predict_proba, train_classifier
 from ..training.encoding import EncodedTexts
-from .prepared import NUM_CLASSES, SPLITS, PreparedData, Role
+from .prepared import SPLITS, PreparedData, Role
 from .training_config import weak_train_config
 
 ProgressCallback = Callable[[ProgressEvent], None]
+FOLD_SEED_STRIDE = 7919
+"""Fold f of the learner seeded s trains with seed s * FOLD_SEED_STRIDE + 1 + f (never s itself)."""
+
+
+@dataclass(frozen=True)
+class ScoredLearner:
+    """A learner's probabilities on every split, and the easy-set probabilities its errors come from."""
+
+    probs: dict[str, np.ndarray]
+    error_probs: np.ndarray
+    """Out of sample (crossfit) or the learner's own (train) probabilities on the easy items."""
 
 
 def _fit(
@@ -29,7 +48,9 @@ def _fit(
 ) -> Classifier:
     from ..models import load_classifier
 
-    learner = load_classifier(spec.weak.model, NUM_CLASSES, data.corpus, seed, spec.weak.head, field="spec.weak.model")
+    learner = load_classifier(
+        spec.weak.model, data.num_classes, data.corpus, seed, spec.weak.head, field="spec.weak.model"
+    )
     easy: EncodedTexts = data.tokens(Role.WEAK, "easy")
     subset = easy if len(indices) == len(easy) else easy.subset(indices.tolist())
     w = weights[indices]
@@ -45,9 +66,13 @@ def _fit(
     return learner.model
 
 
-def _score(spec: ExperimentSpec, data: PreparedData, model: Classifier) -> dict[str, np.ndarray]:
-    batch = spec.weak.training.eval_batch_size
-    return {name: predict_proba(model, data.tokens(Role.WEAK, name), batch) for name in SPLITS}
+def _predict(spec: ExperimentSpec, data: PreparedData, model: Classifier, split: str) -> np.ndarray:
+    return predict_proba(model, data.tokens(Role.WEAK, split), spec.weak.training.eval_batch_size)
+
+
+def error_folds(n: int, folds: int, seed: int) -> list[np.ndarray]:
+    """The easy items split into ``folds`` seeded folds of near-equal size (sorted indices)."""
+    return [np.sort(fold) for fold in np.array_split(np.random.default_rng(seed).permutation(n), folds)]
 
 
 def train_and_score(
@@ -58,26 +83,20 @@ def train_and_score(
     weighting: SampleWeighting | None,
     checkpoints: Path | None,
     on_progress: ProgressCallback | None = None,
-) -> dict[str, np.ndarray]:
-    """Probabilities of one learner on every split.
-
-    With ``errorEstimate: holdout`` the learner is two half-models, each trained on one half of the easy
-    set; its easy-set probabilities come from the half that did not train on the example (so the
-    boosting errors are honest), the other splits get the mean of the two halves.
-    """
+) -> ScoredLearner:
+    """Train the learner on all easy items (and the fold models with crossfit) and score every split."""
     n = len(weights)
+    full = None if checkpoints is None else checkpoints / "full"
+    model = _fit(spec, data, seed, np.arange(n), weights, weighting, full, on_progress)
+    probs = {name: _predict(spec, data, model, name) for name in SPLITS}
     if spec.weak.error_estimate is ErrorEstimate.TRAIN:
-        model = _fit(spec, data, seed, np.arange(n), weights, weighting, checkpoints, on_progress)
-        return _score(spec, data, model)
-    halves = np.array_split(np.random.default_rng(seed).permutation(n), 2)
-    scored = []
-    for h, half in enumerate(halves):
-        sub = None if checkpoints is None else checkpoints / f"half-{h}"
-        model = _fit(spec, data, seed * 2 + h, np.sort(half), weights, weighting, sub, on_progress)
-        scored.append(_score(spec, data, model))
-    probs = {name: (scored[0][name] + scored[1][name]) / 2 for name in SPLITS}
-    easy = probs["easy"].copy()
-    easy[halves[0]] = scored[1]["easy"][halves[0]]
-    easy[halves[1]] = scored[0]["easy"][halves[1]]
-    probs["easy"] = easy
-    return probs
+        return ScoredLearner(probs=probs, error_probs=probs["easy"])
+    held_out = np.empty_like(probs["easy"])
+    easy = data.tokens(Role.WEAK, "easy")
+    for f, fold in enumerate(error_folds(n, spec.weak.error_folds, seed)):
+        rest = np.setdiff1d(np.arange(n), fold)
+        sub = None if checkpoints is None else checkpoints / f"fold-{f}"
+        fold_seed = seed * FOLD_SEED_STRIDE + 1 + f
+        fold_model = _fit(spec, data, fold_seed, rest, weights, weighting, sub, on_progress)
+        held_out[fold] = predict_proba(fold_model, easy.subset(fold.tolist()), spec.weak.training.eval_batch_size)
+    return ScoredLearner(probs=probs, error_probs=held_out)

@@ -1,7 +1,7 @@
 """Stage ``prepare``: load the dataset, rate difficulty, split, tokenise once for each model.
 
-Writes ``examples.json`` (per split: ids, texts, labels, difficulty), ``labels.npz`` and one token
-file per model role (``tokens-weak.pt``, ``tokens-strong.pt``) that every later stage reuses.
+Writes ``examples.json`` (per split: ids, texts, labels, difficulty; and ``numClasses``, K),
+``labels.npz`` and one token file per model role (``tokens-weak.pt``, ``tokens-strong.pt``) that every later stage reuses.
 """
 
 from __future__ import annotations
@@ -15,20 +15,21 @@ from ensemw2s.spec import DifficultyMethod, SplitStrategy
 from ..data import (
     Splits,
     SplitSizes,
+    check_split_labels,
     difficulty_from_column,
     difficulty_from_kfold,
     difficulty_from_proxy,
     easy_to_hard_split,
+    format_examples,
     load_dataset_items,
     random_split,
-    to_binary_examples,
 )
 from ..data.records import Example
 from .context import StageContext, StageResult
-from .prepared import NUM_CLASSES, ROLES, encode_splits, save_prepared, split_texts
+from .prepared import BINARY, ROLES, encode_splits, save_prepared, split_texts
 
 
-def _kfold_fit_predict(context: StageContext, corpus: Sequence[str]):  # type: ignore[no-untyped-def]
+def _kfold_fit_predict(context: StageContext, corpus: Sequence[str], num_classes: int):  # type: ignore[no-untyped-def]
     """Train the weak model on k-1 folds and score the held-out fold (difficulty by cross-fitting)."""
     from ..models import load_classifier
     from ..training import encode_texts, predict_proba, train_classifier
@@ -40,10 +41,10 @@ def _kfold_fit_predict(context: StageContext, corpus: Sequence[str]):  # type: i
     def fit_predict(train: Sequence[Example], score: Sequence[Example]) -> np.ndarray:
         fold["n"] += 1
         context.progress.stage_started(context.stage.name, f"difficulty: cross-fitting fold {fold['n']}")
-        learner = load_classifier(spec.weak.model, NUM_CLASSES, corpus, context.seed, spec.weak.head)
+        learner = load_classifier(spec.weak.model, num_classes, corpus, context.seed, spec.weak.head)
         config = weak_train_config(spec, context.seed + fold["n"])
         encoded = encode_texts(learner.tokenizer, [e.text for e in train], config.max_length)
-        targets = np.eye(NUM_CLASSES, dtype=np.float32)[[e.label for e in train]]
+        targets = np.eye(num_classes, dtype=np.float32)[[e.label for e in train]]
         train_classifier(learner.model, encoded, targets, config)
         scored = encode_texts(learner.tokenizer, [e.text for e in score], config.max_length)
         return predict_proba(learner.model, scored, spec.weak.training.eval_batch_size)
@@ -56,7 +57,7 @@ def run(context: StageContext) -> StageResult:
     dataset = spec.dataset
     context.progress.stage_started(context.stage.name, f"loading {dataset.source or dataset.name}")
     items = load_dataset_items(dataset.name, dataset.source, dataset.max_items, seed)
-    examples = to_binary_examples(items, seed)
+    examples, num_classes = format_examples(items, dataset.format, dataset.num_classes, seed)
     sizes = SplitSizes(
         easy=dataset.sizes.easy,
         val=dataset.sizes.val,
@@ -75,19 +76,21 @@ def run(context: StageContext) -> StageResult:
         else:
             corpus = [e.text for e in examples]
             difficulty = difficulty_from_kfold(
-                examples, dataset.difficulty.folds, seed, _kfold_fit_predict(context, corpus)
+                examples, dataset.difficulty.folds, seed, _kfold_fit_predict(context, corpus, num_classes)
             )
         # Keep the difficulty the split used with each example (examples.json shows what decided the split).
         examples = [replace(e, difficulty=float(d)) for e, d in zip(examples, difficulty, strict=True)]
         splits = easy_to_hard_split(examples, difficulty, sizes, seed)
+    check_split_labels(splits, num_classes)
     context.progress.stage_started(context.stage.name, "tokenising once for the weak and strong models")
     tokens = {role: encode_splits(spec, role, splits, seed) for role in ROLES}
-    save_prepared(context.workspace, splits, tokens)
+    save_prepared(context.workspace, splits, tokens, num_classes)
     texts = split_texts(splits)
     return StageResult(
         metrics={
             "items": float(len(examples)),
+            "numClasses": float(num_classes),
             **{f"{name}Examples": float(len(texts[name])) for name in texts},
-            "easyPositiveRate": float(np.mean([e.label for e in splits.easy])),
+            **({"easyPositiveRate": float(np.mean([e.label for e in splits.easy]))} if num_classes == BINARY else {}),
         }
     )

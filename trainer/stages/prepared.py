@@ -13,7 +13,7 @@ from ..data import Splits
 from ..store import StageOutput, StageWorkspace
 from ..training.encoding import EncodedTexts, encode_texts
 
-NUM_CLASSES = 2  # binary formatting, as the original W2S code
+BINARY = 2  # binary formatting, as the original W2S code
 SPLITS = ("easy", "val", "hard_train", "hard_test")
 EXAMPLES_FILE = "examples.json"
 LABELS_FILE = "labels.npz"
@@ -55,14 +55,21 @@ def tokens_file(role: Role, split: str) -> str:
     return f"tokens-{role.value}-{split}.safetensors"
 
 
-def save_prepared(workspace: StageWorkspace, splits: Splits, tokens: dict[Role, dict[str, EncodedTexts]]) -> None:
+def save_prepared(
+    workspace: StageWorkspace, splits: Splits, tokens: dict[Role, dict[str, EncodedTexts]], num_classes: int
+) -> None:
+    """Write examples.json (every split and ``numClasses``, K), labels.npz and the token files."""
     workspace.write_json(
         EXAMPLES_FILE,
         {
-            name: [
-                {"id": e.id, "text": e.text, "label": e.label, "difficulty": e.difficulty} for e in splits.by_name(name)
-            ]
-            for name in SPLITS
+            "numClasses": num_classes,
+            **{
+                name: [
+                    {"id": e.id, "text": e.text, "label": e.label, "difficulty": e.difficulty}
+                    for e in splits.by_name(name)
+                ]
+                for name in SPLITS
+            },
         },
     )
     workspace.write_arrays(LABELS_FILE, **{name: np.array([e.label for e in splits.by_name(name)]) for name in SPLITS})
@@ -93,6 +100,11 @@ class PreparedData:
     def tokens(self, role: Role, split: str) -> EncodedTexts:
         return EncodedTexts.load(self.output.local_path(tokens_file(role, split)))
 
+    @cached_property
+    def num_classes(self) -> int:
+        """K, as the prepare stage recorded it (``numClasses`` in examples.json; 2 when absent)."""
+        return int(self.output.read_json(EXAMPLES_FILE).get("numClasses", BINARY))
+
     def onehot(self, split: str) -> np.ndarray:
-        encoded: np.ndarray = np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[split]]
+        encoded: np.ndarray = np.eye(self.num_classes, dtype=np.float32)[self.labels[split]]
         return encoded

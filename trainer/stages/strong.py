@@ -1,9 +1,11 @@
 """Stage ``strong --variant ensemble|w2s|ceiling``: fine-tune the strong model on hard-train labels.
 
-- ``ensemble`` (EnsemW2S): the chosen prefix ensemble's soft labels;
-- ``w2s`` (Burns et al.): round 0's labels (round 0 is the single weak supervisor), soft by default;
-- ``ceiling``: the gold labels.
-All three start from the same pretrained weights and seed, so they differ only in their labels.
+- ``ensemble`` (EnsemW2S): the chosen prefix ensemble's labels;
+- ``w2s`` (Burns et al.): round 0's labels (round 0 is the single weak supervisor);
+- ``ceiling``: the gold labels, always with cross-entropy (whatever ``spec.strong.loss`` says).
+``spec.strong.pseudoLabels`` (soft or hard) applies to both students alike. All three start from the
+same pretrained weights and seed, so they differ only in their labels (and the ceiling in its loss).
+The labels fed to the student are kept in ``targets.npz``.
 """
 
 from __future__ import annotations
@@ -13,30 +15,31 @@ from typing import Any
 import numpy as np
 from ensemw2s.spec import LabelKind, StrongVariant
 
+from ..method import harden
 from ..training import predict_proba, train_classifier
 from .aggregate import ENSEMBLE_FILE
 from .context import StageContext, StageResult
-from .prepared import NUM_CLASSES, PreparedData, Role
+from .prepared import PreparedData, Role
 from .training_config import strong_train_config
 from .weak import PREDICTIONS_FILE
 
 STUDENT_FILE = "student.json"
 STUDENT_PREDICTIONS = "preds.npz"
+TARGETS_FILE = "targets.npz"
 
 
 def student_targets(context: StageContext, data: PreparedData) -> np.ndarray:
+    """The hard-train labels this stage's student learns from (N, K)."""
     variant = context.stage.variant
     if variant is StrongVariant.CEILING:
         return data.onehot("hard_train")
     if variant is StrongVariant.W2S:
-        probs = context.weak_round(0).read_arrays(PREDICTIONS_FILE)["hard_train"]
-        if context.spec.baselines.w2s_labels is LabelKind.HARD:
-            hard: np.ndarray = np.eye(NUM_CLASSES, dtype=np.float32)[np.argmax(probs, axis=1)]
-            return hard
-        weak_soft: np.ndarray = probs.astype(np.float32)
-        return weak_soft
-    soft: np.ndarray = context.aggregated().read_arrays(ENSEMBLE_FILE)["hard_train"].astype(np.float32)
-    return soft
+        soft = context.weak_round(0).read_arrays(PREDICTIONS_FILE)["hard_train"]
+    else:
+        soft = context.aggregated().read_arrays(ENSEMBLE_FILE)["hard_train"]
+    labels = harden(soft) if context.spec.strong.pseudo_labels is LabelKind.HARD else soft
+    targets: np.ndarray = np.asarray(labels, dtype=np.float32)
+    return targets
 
 
 def run(context: StageContext) -> StageResult:
@@ -44,12 +47,14 @@ def run(context: StageContext) -> StageResult:
 
     spec, seed = context.spec, context.seed
     data = PreparedData(context.prepared())
+    variant = context.stage.variant
+    assert variant is not None
     targets = student_targets(context, data)
     context.progress.stage_started(
         context.stage.name, f"training {spec.strong.model} on {context.stage.variant} labels"
     )
     student = load_classifier(
-        spec.strong.model, NUM_CLASSES, data.corpus, seed, spec.strong.head, field="spec.strong.model"
+        spec.strong.model, data.num_classes, data.corpus, seed, spec.strong.head, field="spec.strong.model"
     )
 
     def on_progress(event: Any) -> None:
@@ -59,7 +64,7 @@ def run(context: StageContext) -> StageResult:
         student.model,
         data.tokens(Role.STRONG, "hard_train"),
         targets,
-        strong_train_config(spec, seed),
+        strong_train_config(spec, seed, variant),
         sample_weights=None,
         checkpoint_dir=context.workspace.checkpoints,
         on_progress=on_progress,
@@ -69,6 +74,7 @@ def run(context: StageContext) -> StageResult:
     accuracy = float(np.mean(np.argmax(probs, axis=1) == labels))
     agreement = float(np.mean(np.argmax(targets, axis=1) == data.labels["hard_train"]))
     context.workspace.write_arrays(STUDENT_PREDICTIONS, hard_test=probs)
+    context.workspace.write_arrays(TARGETS_FILE, hard_train=targets)
     record = {
         "variant": str(context.stage.variant),
         "accuracy": accuracy,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ensemw2s.spec import ExperimentSpec, SampleWeighting, Training
+from ensemw2s.spec import ExperimentSpec, SampleWeighting, StrongVariant, StudentLoss, Training
 
 from ..training.config import MixedPrecision, TrainConfig, WeightingMode
 
@@ -28,5 +28,7 @@ def weak_train_config(spec: ExperimentSpec, seed: int, weighting: SampleWeightin
     return _config(spec.weak.training, spec, seed, sample_weighting=mode)
 
 
-def strong_train_config(spec: ExperimentSpec, seed: int) -> TrainConfig:
-    return _config(spec.strong.training, spec, seed, loss=spec.strong.loss)
+def strong_train_config(spec: ExperimentSpec, seed: int, variant: StrongVariant) -> TrainConfig:
+    """The students train with ``spec.strong.loss``; the ceiling always with cross-entropy on gold labels."""
+    loss = StudentLoss.XENT if variant is StrongVariant.CEILING else spec.strong.loss
+    return _config(spec.strong.training, spec, seed, loss=loss)

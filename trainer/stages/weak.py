@@ -1,8 +1,10 @@
 """Stage ``weak --round t``: one AdaBoost round (or one bagging learner).
 
 Trains a fresh copy of the pretrained weak model on the easy set under the round's sample weights,
-scores every split, computes eps_t, the SAMME alpha_t and the next round's weights. A round after a
-learner that was no better than chance does nothing and records why.
+scores every split, measures eps_t (out of sample by default), computes the SAMME alpha_t and the next
+round's weights. Round 0 trains on every easy item with uniform weights and plain cross-entropy in
+every mode (no resampling): it is the single weak model a user would train, and the W2S supervisor.
+A round after boosting stopped does nothing and records why.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import numpy as np
 from ensemw2s.spec import EnsembleMethod
 
 from ..method import learner_errors, samme_alpha, update_weights, weighted_error
-from ..method.boosting import chance_stop_reason, degenerate_note, uniform_weights
+from ..method.boosting import chance_stop_reason, degenerate_note, uniform_weights, whole_weight_stop_reason
 from .context import StageContext, StageResult
 from .learner import train_and_score
-from .prepared import NUM_CLASSES, PreparedData
+from .prepared import PreparedData
 
 ROUND_FILE = "round.json"
 PREDICTIONS_FILE = "preds.npz"
@@ -27,12 +29,18 @@ def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probs, axis=1) == labels))
 
 
+def round_seed(seed: int, round_: int) -> int:
+    """The training seed of round ``round_`` of the replicate ``seed``; round 0's is a standalone model's."""
+    return seed * 1000 + round_
+
+
 def run(context: StageContext) -> StageResult:
     spec, seed = context.spec, context.seed
     round_ = context.stage.round
     assert round_ is not None
     data = PreparedData(context.prepared())
     n = len(data.labels["easy"])
+    num_classes = data.num_classes
     bagging = spec.ensemble.method is EnsembleMethod.BAGGING
     weights = uniform_weights(n)
     if round_ > 0 and not bagging:
@@ -50,31 +58,36 @@ def run(context: StageContext) -> StageResult:
         total["steps"] = int(getattr(event, "total_steps", 0) or total["steps"])
         context.progress.advance(context.stage.name, int(getattr(event, "step", 0)), total["steps"], "")
 
-    weighting = None if bagging else spec.weak.sample_weighting
-    probs = train_and_score(
-        spec, data, seed * 1000 + round_, weights, weighting, context.workspace.checkpoints, on_progress
+    weighting = None if bagging or round_ == 0 else spec.weak.sample_weighting
+    scored = train_and_score(
+        spec, data, round_seed(seed, round_), weights, weighting, context.workspace.checkpoints, on_progress
     )
-    errors = learner_errors(probs["easy"], data.labels["easy"])
+    probs = scored.probs
+    errors = learner_errors(scored.error_probs, data.labels["easy"])
     eps = weighted_error(weights, errors)
-    alpha = samme_alpha(eps, NUM_CLASSES)
+    samme = samme_alpha(eps, num_classes)
     notes: list[str] = []
     active = True
     reason = None
     next_weights = weights
+    alpha: float | None
     if bagging:
-        alpha_value = 1.0
-    elif not alpha.better_than_chance and round_ > 0:
-        active, reason, alpha_value = False, chance_stop_reason(round_, eps, NUM_CLASSES), 0.0
+        alpha = 1.0
+    elif not samme.better_than_chance and round_ > 0:
+        active, reason, alpha = False, chance_stop_reason(round_, eps, num_classes), 0.0
         notes.append(reason)
-    elif not alpha.better_than_chance:
-        # Round 0 is the single weak supervisor of the W2S baseline: kept, with the clipped alpha,
-        # but boosting cannot continue from a learner at chance.
-        alpha_value, reason = alpha.alpha, chance_stop_reason(round_, eps, NUM_CLASSES)
+    elif not samme.better_than_chance:
+        # Round 0 is the single weak supervisor of the W2S baseline: kept as the whole ensemble, but
+        # boosting cannot continue from a learner at chance.
+        alpha, reason = None, chance_stop_reason(round_, eps, num_classes)
         notes.append(f"{reason}; round 0 is kept as the single weak supervisor")
+    elif samme.whole_weight:
+        alpha, reason = None, whole_weight_stop_reason(round_)
+        notes.append(reason)
     else:
-        alpha_value = alpha.alpha
-        next_weights = update_weights(weights, errors, alpha_value)
-    if alpha.degenerate and not bagging:
+        alpha = samme.alpha
+        next_weights = update_weights(weights, errors, samme.alpha or 0.0)
+    if samme.degenerate and not bagging and samme.alpha is not None:
         notes.append(degenerate_note(round_))
     record = {
         "round": round_,
@@ -82,18 +95,19 @@ def run(context: StageContext) -> StageResult:
         "stopped": reason is not None,
         "reason": reason,
         "eps": eps,
-        "alpha": alpha_value,
-        "clippedEps": alpha.clipped_eps,
-        "degenerate": alpha.degenerate,
+        "alpha": alpha,
+        "errorEstimate": spec.weak.error_estimate.value,
+        "degenerate": samme.degenerate,
         "valAccuracy": _accuracy(probs["val"], data.labels["val"]),
         "hardTestAccuracy": _accuracy(probs["hard_test"], data.labels["hard_test"]),
         "easyAccuracy": _accuracy(probs["easy"], data.labels["easy"]),
+        "easyErrorRate": float(np.mean(errors)),
         "notes": notes,
     }
-    context.workspace.write_arrays(PREDICTIONS_FILE, **probs)
+    context.workspace.write_arrays(PREDICTIONS_FILE, **probs, easy_error_probs=scored.error_probs)
     context.workspace.write_arrays(WEIGHTS_FILE, weights=weights, next=next_weights, errors=errors)
     context.workspace.write_json(ROUND_FILE, record)
-    return StageResult(
-        metrics={k: float(record[k]) for k in ("eps", "alpha", "valAccuracy", "hardTestAccuracy", "easyAccuracy")},
-        notes=notes,
-    )
+    metrics = {k: float(record[k]) for k in ("eps", "valAccuracy", "hardTestAccuracy", "easyAccuracy")}
+    if alpha is not None:
+        metrics["alpha"] = float(alpha)
+    return StageResult(metrics=metrics, notes=notes)

@@ -7,11 +7,13 @@ from .encoding import EncodedTexts, TokenBatch, encode_texts
 from .errors import TrainingError
 from .loop import ProgressEvent, TrainReport, one_hot_targets, train_classifier
 from .losses import (
+    example_loss_scales,
     harden_predictions,
     logconf_alpha,
     logconf_loss,
     logconf_targets,
     per_example_cross_entropy,
+    scaled_batch_loss,
     soft_cross_entropy,
 )
 from .predict import predict_proba
@@ -31,6 +33,7 @@ __all__ = [
     "available_cpus",
     "encode_texts",
     "epoch_batches",
+    "example_loss_scales",
     "harden_predictions",
     "latest_checkpoint",
     "logconf_alpha",
@@ -44,6 +47,7 @@ __all__ = [
     "resolve_mixed_precision",
     "restore_checkpoint",
     "save_checkpoint",
+    "scaled_batch_loss",
     "set_threads",
     "soft_cross_entropy",
     "train_classifier",

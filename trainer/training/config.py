@@ -16,7 +16,7 @@ class WeightingMode(StrEnum):
     """How per-example weights enter training (values match ``ensemw2s.spec.SampleWeighting``)."""
 
     NONE = "none"
-    WEIGHTED_LOSS = "weighted_loss"  # loss = sum w_i CE_i / sum w_i over each batch
+    WEIGHTED_LOSS = "weighted_loss"  # batch mean of N w_i CE_i: unbiased for sum_i w_i CE_i
     RESAMPLE = "resample"  # draw N indices with replacement, p = w, then plain CE
 
 

@@ -1,7 +1,10 @@
 """Losses: soft-target cross-entropy (optionally example-weighted) and the auxiliary confidence loss.
 
-Weighted mode follows the method page: loss = sum_i w_i CE_i / sum_i w_i over the batch (the
-authors intended this; their code multiplied by a hard-coded dataset size instead).
+Weighted mode optimises AdaBoost's global objective sum_i w_i CE_i over the N training items with an
+unbiased per-batch estimate: each item's loss is scaled by s_i = N w_i / sum(w) (mean 1) and the batch
+takes the plain mean, (1/|B|) sum_{i in B} s_i CE_i. Normalising within each batch instead
+(sum w CE / sum w over the batch) dilutes the misclassified items' share of the objective far below
+AdaBoost's 1/2 after an update.
 
 ``logconf`` is the auxiliary confidence loss of Burns et al. (2023): the target mixes the weak soft
 label with the student's own hardened prediction, target = (1 - a) * weak + a * hard(strong). We ramp
@@ -22,13 +25,21 @@ def per_example_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     return -(targets.float() * log_probs).sum(dim=-1)
 
 
-def soft_cross_entropy(logits: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
-    """Mean soft-target CE, or sum_i w_i CE_i / sum_i w_i when ``weights`` are given."""
-    losses = per_example_cross_entropy(logits, targets)
-    if weights is None:
-        return losses.mean()
-    weights = weights.float()
-    return (weights * losses).sum() / weights.sum().clamp_min(torch.finfo(torch.float32).tiny)
+def example_loss_scales(sample_weights: Tensor) -> Tensor:
+    """s_i = N w_i / sum(w): per-item loss scales with mean 1, so a batch mean estimates sum_i w_i CE_i (x N)."""
+    weights = sample_weights.float()
+    return weights * (weights.numel() / weights.sum().clamp_min(torch.finfo(torch.float32).tiny))
+
+
+def scaled_batch_loss(losses: Tensor, scales: Tensor | None, batch_size: float) -> Tensor:
+    """(1/batch_size) sum_i s_i CE_i over the given items (all of a batch, or one process's share of it)."""
+    total = losses.sum() if scales is None else (scales.float() * losses).sum()
+    return total / batch_size
+
+
+def soft_cross_entropy(logits: Tensor, targets: Tensor, scales: Tensor | None = None) -> Tensor:
+    """Mean soft-target CE over the batch, each item scaled by ``scales`` (see `example_loss_scales`)."""
+    return scaled_batch_loss(per_example_cross_entropy(logits, targets), scales, logits.shape[0])
 
 
 def logconf_alpha(step: int, total_steps: int, max_alpha: float, warmup_frac: float) -> float:
@@ -62,6 +73,6 @@ def logconf_targets(logits: Tensor, weak_targets: Tensor, alpha: float) -> Tenso
     return (1.0 - alpha) * weak_targets.float() + alpha * hardened
 
 
-def logconf_loss(logits: Tensor, weak_targets: Tensor, alpha: float, weights: Tensor | None = None) -> Tensor:
+def logconf_loss(logits: Tensor, weak_targets: Tensor, alpha: float, scales: Tensor | None = None) -> Tensor:
     """Soft CE against the logconf targets."""
-    return soft_cross_entropy(logits, logconf_targets(logits, weak_targets, alpha), weights)
+    return soft_cross_entropy(logits, logconf_targets(logits, weak_targets, alpha), scales)

@@ -46,8 +46,10 @@ async def test_two_replicas_with_peering_act_one_at_a_time(cluster, kubelet, ope
     prepare = (await wait_for(lambda: cluster.jobs(NS, "duo"), what="prepare"))[0]
     await kubelet.start(prepare)
 
+    # The Job can be seen before the leader logs its event (status first, then events): wait for the line.
+    await wait_for(lambda: "StageStarted" in leader.log(), what="the leader's StageStarted")
     assert "Resuming operations" not in standby.log()
-    assert "StageStarted" in leader.log() and "StageStarted" not in standby.log()
+    assert "StageStarted" not in standby.log()
 
     assert await leader.stop() == 0  # a clean exit leaves the peering at once
     await wait_for(lambda: "Resuming operations after the pause" in standby.log(), what="the standby to take over")

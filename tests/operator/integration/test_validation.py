@@ -86,7 +86,11 @@ async def test_spec_warnings_become_warning_events_once_per_generation(cluster, 
         "spec.strong.model: is not bigger than the weak model 'tiny-strong' (got 'tiny-weak'); "
         "weak-to-strong needs a stronger student"
     )
-    accepted = next(c for c in cluster.experiment(NS, "upside")["status"]["conditions"] if c["type"] == "Accepted")
+    # The warning event and the Jobs can be seen before the status patch lands: wait for the condition.
+    conditions = await wait_for(
+        lambda: (cluster.experiment(NS, "upside").get("status") or {}).get("conditions"), what="status conditions"
+    )
+    accepted = next(c for c in conditions if c["type"] == "Accepted")
     assert accepted["status"] == "True" and "is not bigger than the weak model" in accepted["message"]
     await wait_for(lambda: len(cluster.events(NS, "upside")) >= 2, what="more events")
     import asyncio

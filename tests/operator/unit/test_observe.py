@@ -176,3 +176,14 @@ def test_observe_jobs_groups_pods_and_skips_foreign_jobs(manifest, k8s_job, k8s_
     assert set(observed) == {"weak-s1-r0", "prepare-s1"}
     assert observed["weak-s1-r0"].phase is JobPhase.RUNNING
     assert observed["prepare-s1"].phase is JobPhase.SUCCEEDED
+
+
+def test_status_patch_compares_values_as_a_merge_patch_stores_them() -> None:
+    from ensemw2s.operator.k8s import status_patch
+
+    # The server drops None fields of an object under a merge patch: what it stored is already up to date.
+    stored = {"phase": "Succeeded", "results": {"experiment": "x", "meanPgrInterval": {}}}
+    new = {"phase": "Succeeded", "results": {"experiment": "x", "weakModel": None, "meanPgrInterval": {"w2s": None}}}
+    assert status_patch(stored, new) == {}
+    assert status_patch(stored, {**new, "phase": "Failed"}) == {"phase": "Failed"}
+    assert status_patch(stored, {"phase": "Succeeded"}) == {"results": None}

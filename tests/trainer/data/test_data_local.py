@@ -1,4 +1,4 @@
-"""Local JSONL and CSV files: good rows in both formats, and a precise error for every bad case."""
+"""Local JSONL and CSV files: good rows in both formats, K-way labels, and a precise error for every bad case."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 
 import fsspec
 import pytest
-from ensemw2s.trainer.data import BinaryItem, DatasetError, MultipleChoiceItem, load_local_items
+from ensemw2s.trainer.data import DatasetError, LabelledItem, MultipleChoiceItem, load_local_items
 
 
 def _write(tmp_path, name: str, text: str):
@@ -33,14 +33,14 @@ def test_jsonl_rows_become_items(tmp_path):
     assert items == [
         MultipleChoiceItem("data.jsonl:1", "2+2?", ("3", "4"), 1, 0.2),
         MultipleChoiceItem("fr", "Capital of France?", ("Paris", "Rome", "Oslo"), 0),
-        BinaryItem("data.jsonl:4", "great film", 1),
-        BinaryItem("data.jsonl:5", "bad film", 0),
+        LabelledItem("data.jsonl:4", "great film", 1),
+        LabelledItem("data.jsonl:5", "bad film", 0),
     ]
 
 
 def test_file_uri_prefix_is_accepted(tmp_path):
     path = _jsonl(tmp_path, {"text": "t", "label": 0})
-    assert load_local_items(f"file://{path}") == [BinaryItem("data.jsonl:1", "t", 0)]
+    assert load_local_items(f"file://{path}") == [LabelledItem("data.jsonl:1", "t", 0)]
 
 
 def test_csv_rows_become_items(tmp_path):
@@ -55,7 +55,16 @@ def test_csv_rows_become_items(tmp_path):
     assert load_local_items(str(path)) == [
         MultipleChoiceItem("m1", "Pick one", ("1", "2", "3"), 1, 0.5),  # "2" matches a choice text first
         MultipleChoiceItem("m2", "Pick text", ("a", "b"), 1),
-        BinaryItem("data.csv:4", "nice one", 1),
+        LabelledItem("data.csv:4", "nice one", 1),
+    ]
+
+
+def test_k_way_labels_are_read_from_jsonl_and_csv(tmp_path):
+    jsonl = _jsonl(tmp_path, *({"text": f"t{label}", "label": label} for label in range(4)))
+    csv = _write(tmp_path, "data.csv", "text,label\n" + "".join(f"t{label},{label}\n" for label in range(4)))
+    assert [item.label for item in load_local_items(str(jsonl))] == [0, 1, 2, 3]
+    assert load_local_items(str(csv)) == [
+        LabelledItem(f"data.csv:{label + 2}", f"t{label}", label) for label in range(4)
     ]
 
 
@@ -68,7 +77,7 @@ def test_fsspec_urls_are_read(tmp_path):
     url = f"memory://ensemw2s-{uuid.uuid4().hex}/data.jsonl"
     with fsspec.open(url, "wt") as handle:
         handle.write(json.dumps({"text": "t", "label": 1}) + "\n")
-    assert load_local_items(url) == [BinaryItem("data.jsonl:1", "t", 1)]
+    assert load_local_items(url) == [LabelledItem("data.jsonl:1", "t", 1)]
 
 
 @pytest.mark.parametrize(
@@ -86,8 +95,9 @@ def test_fsspec_urls_are_read(tmp_path):
         ([{}], "data.jsonl:1: missing field 'question' (fields: none)"),
         (["{not json"], "data.jsonl:1: invalid JSON (Expecting property name enclosed in double quotes)"),
         (["[1, 2]"], "data.jsonl:1: expected a JSON object, got list"),
-        ([{"text": "a", "label": 2}], "data.jsonl:1: field 'label' must be 0 or 1 (got 2)"),
-        ([{"text": "a", "label": "yes"}], "data.jsonl:1: field 'label' must be 0 or 1 (got 'yes')"),
+        ([{"text": "a", "label": -1}], "data.jsonl:1: field 'label' must be a class index 0..K-1 (got -1)"),
+        ([{"text": "a", "label": 1.5}], "data.jsonl:1: field 'label' must be a class index 0..K-1 (got 1.5)"),
+        ([{"text": "a", "label": "yes"}], "data.jsonl:1: field 'label' must be a class index 0..K-1 (got 'yes')"),
         (
             [{"question": "q", "choices": ["a"], "answer": 0}],
             "data.jsonl:1: field 'choices' must be a list of at least 2 answers (got ['a'])",
@@ -132,6 +142,7 @@ def test_bad_jsonl_rows_name_file_and_line(tmp_path, rows, message):
         ('question,choices,answer\nQ,"{""a"": 1}",0\n', "data.csv:2: field 'choices' must be a JSON array"),
         ("text,label\nfine,1\nbad,1,extra\n", "data.csv:3: more cells than header columns (2)"),
         ("text,label\nfine,1\nmissing,\n", "data.csv:3: missing field 'label' (fields: text)"),
+        ("text,label\nfine,1\nodd,-2\n", "data.csv:3: field 'label' must be a class index 0..K-1 (got '-2')"),
         ('question,choices,answer\nQ,"[""x"", ""y""]",5\n', "data.csv:2: field 'answer' is neither"),
         ("text,label\n", "holds no rows"),
     ],

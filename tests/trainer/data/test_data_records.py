@@ -9,6 +9,7 @@ from ensemw2s.trainer.data import (
     BinaryItem,
     DatasetError,
     Example,
+    LabelledItem,
     MultipleChoiceItem,
     multiple_choice_text,
     to_binary_examples,
@@ -28,6 +29,9 @@ def _mc(i: int, difficulty: float | None = None) -> MultipleChoiceItem:
         (lambda: MultipleChoiceItem("a", "q", ("x", "y"), 0, math.nan), "finite"),
         (lambda: BinaryItem("b", "t", 2), "label must be 0 or 1 .got 2"),
         (lambda: BinaryItem("b", "t", 1, math.inf), "finite"),
+        (lambda: LabelledItem("l", "t", -1), r"labelled item 'l': label must be a class index >= 0 \(got -1\)"),
+        (lambda: LabelledItem("l", "t", True), r"label must be a class index >= 0 \(got True\)"),
+        (lambda: LabelledItem("l", "t", 3, math.nan), "finite"),
         (lambda: Example("e", "t", -1), "label must be a class index >= 0"),
         (lambda: Example("e", "t", 0, math.nan), "finite"),
     ],
@@ -41,6 +45,11 @@ def test_multiple_choice_item_exposes_answer_and_distractors():
     item = MultipleChoiceItem("a", "q", ("x", "y", "z"), 1)
     assert item.correct_answer == "y"
     assert item.distractors == ("x", "z")
+
+
+def test_a_binary_item_is_a_labelled_item_with_k_2():
+    assert isinstance(BinaryItem("b", "t", 1), LabelledItem)
+    assert LabelledItem("l", "t", 7).label == 7
 
 
 def test_binary_items_pass_through_with_difficulty():

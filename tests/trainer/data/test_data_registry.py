@@ -154,11 +154,12 @@ def test_unknown_dataset_error_lists_known_names():
         get_dataset("sciqq")
     assert str(caught.value) == (
         "spec.dataset.name: unknown dataset 'sciqq' (known: amazon_polarity, arc-challenge, arc-easy, "
-        "boolq, cosmos_qa, local, quartz, sciq, synthetic-sentiment); use one of these or source: file://path.jsonl"
+        "boolq, cosmos_qa, local, quartz, sciq, synthetic-sentiment, synthetic-topics); "
+        "use one of these or source: file://path.jsonl"
     )
 
 
-@pytest.mark.parametrize("name", ["synthetic-sentiment", "local"])
+@pytest.mark.parametrize("name", ["synthetic-sentiment", "synthetic-topics", "local"])
 def test_non_hub_names_are_not_hub_entries(name):
     with pytest.raises(DatasetError, match="is not a Hugging Face dataset"):
         get_dataset(name)

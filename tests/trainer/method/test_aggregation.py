@@ -7,6 +7,8 @@ from ensemw2s.trainer.method import (
     ensemble_scores,
     hard_pseudo_labels,
     prefix_ensemble_accuracy,
+    prefix_ensemble_brier,
+    prefix_weights,
     soft_pseudo_labels,
 )
 
@@ -26,8 +28,8 @@ LABELS = np.array([1, 0])
     ("rounds", "expected"),
     [
         (1, [[0.6, 0.4], [0.3, 0.7]]),
-        (2, [[1.0, 2.0], [1.2, 1.8]]),
-        (3, [[1.45, 2.05], [1.6, 1.9]]),
+        (2, [[1.0 / 3, 2.0 / 3], [1.2 / 3, 1.8 / 3]]),
+        (3, [[1.45 / 3.5, 2.05 / 3.5], [1.6 / 3.5, 1.9 / 3.5]]),
     ],
 )
 def test_prob_scores_by_hand(rounds, expected):
@@ -38,8 +40,8 @@ def test_prob_scores_by_hand(rounds, expected):
     ("rounds", "expected"),
     [
         (1, [[1, 0], [0, 1]]),
-        (2, [[1, 2], [0, 3]]),
-        (3, [[1.5, 2], [0.5, 3]]),
+        (2, [[1 / 3, 2 / 3], [0, 1]]),
+        (3, [[1.5 / 3.5, 2 / 3.5], [0.5 / 3.5, 3 / 3.5]]),
     ],
 )
 def test_vote_scores_by_hand(rounds, expected):
@@ -93,30 +95,48 @@ def test_prefix_accuracy_agrees_with_each_prefix_ensemble(method):
 
 
 @pytest.mark.parametrize(
-    ("accuracies", "chosen"),
+    ("brier", "chosen"),
     [
-        ([0.7], 1),
-        ([0.6, 0.7, 0.65], 2),
-        ([0.6, 0.7, 0.7, 0.65], 2),
-        ([0.8, 0.8, 0.8], 1),
-        ([0.5, 0.6, 0.7], 3),
+        ([0.3], 1),
+        ([0.3, 0.2, 0.25], 2),
+        ([0.3, 0.2, 0.2, 0.25], 3),  # a tie goes to the larger r
+        ([0.1, 0.1, 0.1], 3),
+        ([0.5, 0.4, 0.3], 3),
     ],
 )
-def test_choose_rounds_prefers_best_then_fewest(accuracies, chosen):
-    assert choose_rounds(accuracies) == chosen
+def test_choose_rounds_takes_lowest_brier_then_most_learners(brier, chosen):
+    assert choose_rounds(brier) == chosen
+
+
+def test_brier_keeps_choosing_after_accuracy_saturates():
+    # Both prefixes are 100% accurate on val; the second is better calibrated and is chosen.
+    probs = np.array([[[0.4, 0.6], [0.6, 0.4]], [[0.1, 0.9], [0.9, 0.1]]])
+    labels = [1, 0]
+    assert prefix_ensemble_accuracy(probs, [1.0, 1.0], labels) == [1.0, 1.0]
+    brier = prefix_ensemble_brier(probs, [1.0, 1.0], labels)
+    # r = 1: 2 * 0.4^2 = 0.32 per item; r = 2: mean probs (0.25, 0.75): 2 * 0.25^2 = 0.125
+    assert brier == pytest.approx([0.32, 0.125])
+    assert choose_rounds(brier) == 2
 
 
 @pytest.mark.parametrize(
-    ("accuracies", "message"),
+    ("brier", "message"),
     [
-        ([], r"val_accuracies: must hold one accuracy per round \(got 0\)"),
-        ([0.5, 1.2], r"val_accuracies: must be in \[0, 1\] \(got min 0.5, max 1.2\)"),
-        ([0.5, float("nan")], r"val_accuracies: must be finite"),
+        ([], r"val_brier: must hold one Brier score per round \(got 0\)"),
+        ([0.5, 2.5], r"val_brier: must be Brier scores in \[0, 2\] \(got \[0.5, 2.5\]\)"),
+        ([0.5, float("nan")], r"val_brier: must be Brier scores in \[0, 2\]"),
     ],
 )
-def test_choose_rounds_rejects(accuracies, message):
+def test_choose_rounds_rejects(brier, message):
     with pytest.raises(MethodError, match=message):
-        choose_rounds(accuracies)
+        choose_rounds(brier)
+
+
+def test_a_learner_without_measured_error_takes_the_whole_weight():
+    # Learner 1 has eps = 0 (alpha None): every prefix that contains it is that learner alone.
+    assert prefix_weights([1.0, None, 0.5]).tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
+    assert ensemble_scores(PROBS, [1.0, None, 0.5], 3) == pytest.approx(PROBS[1])
+    assert prefix_weights([2.0, 1.0]).tolist() == [[1.0, 0.0], [2 / 3, 1 / 3]]
 
 
 @pytest.mark.parametrize(
@@ -127,7 +147,7 @@ def test_choose_rounds_rejects(accuracies, message):
         (PROBS, [1.0, 2.0], 1, "prob", r"alphas: must have 3 entries like the learners in probs \(got 2\)"),
         (PROBS, [1.0, 0.0, 1.0], 1, "prob", r"alphas\[1\]: must be > 0 \(got 0\); a learner no better"),
         (PROBS[0], [1.0], 1, "prob", r"probs: must have 3 dimensions \(got shape \(2, 2\)\)"),
-        (np.zeros((0, 2, 2)), [], 1, "prob", r"probs: must hold at least one learner"),
+        (np.zeros((0, 2, 2)), [], 1, "prob", r"alphas: must hold one weight per learner \(got \[\]\)"),
         (PROBS, ALPHAS, 1, "max", r"method: must be one of prob, vote \(got 'max'\)"),
     ],
 )

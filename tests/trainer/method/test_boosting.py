@@ -40,14 +40,14 @@ def test_one_error_in_four_binary_round_by_hand():
 
 def test_samme_adds_log_k_minus_one():
     assert samme_alpha(0.25, 4).alpha == pytest.approx(math.log(3) + math.log(3))
-    assert samme_alpha(0.25, 4).clipped_eps == 0.25
 
 
-def test_zero_error_is_clipped_and_degenerate():
+def test_zero_error_takes_the_whole_weight_without_a_clipping_constant():
     result = samme_alpha(0.0, 2)
-    assert result.clipped_eps == 1e-6
-    assert result.alpha == pytest.approx(math.log((1 - 1e-6) / 1e-6))
+    assert result.alpha is None and result.whole_weight
     assert result.degenerate and result.better_than_chance
+    # The smallest non-zero error gets its exact, finite SAMME weight: no floor decides it.
+    assert samme_alpha(1e-9, 2).alpha == pytest.approx(math.log((1 - 1e-9) / 1e-9))
 
 
 @pytest.mark.parametrize(
@@ -66,14 +66,13 @@ def test_zero_error_is_clipped_and_degenerate():
 def test_better_than_chance_iff_eps_below_one_minus_one_over_k(eps, k, better):
     result = samme_alpha(eps, k)
     assert result.better_than_chance is better
-    assert math.isfinite(result.alpha)
-    assert 1e-6 <= result.clipped_eps <= 1 - 1 / k - 1e-6 + 1e-15
+    assert result.alpha is not None and math.isfinite(result.alpha)
+    assert (result.alpha > 0) is better
 
 
-def test_chance_learner_gets_tiny_positive_alpha_not_a_division_by_zero():
-    result = samme_alpha(1.0, 2)
-    assert result.clipped_eps == pytest.approx(0.5 - 1e-6)
-    assert 0 < result.alpha < 1e-5
+def test_chance_learner_gets_no_weight_not_a_division_by_zero():
+    assert samme_alpha(1.0, 2).alpha == 0.0
+    assert samme_alpha(0.5, 2).alpha == 0.0
 
 
 def test_degenerate_threshold_is_1e_minus_3():
@@ -101,7 +100,7 @@ def test_chance_stop_reason_and_degenerate_note_text():
     assert chance_stop_reason(3, 0.52, 2) == (
         "round 3: eps 0.52 >= 1 - 1/K = 0.5, learner no better than chance; stopped adding rounds"
     )
-    assert degenerate_note(2) == "round 2: eps below 0.001 on the training data, boosting has no effect"
+    assert degenerate_note(2) == "round 2: eps below 0.001 on the items it was measured on, boosting has little effect"
 
 
 def test_update_weights_survives_huge_alpha():

@@ -1,13 +1,15 @@
 import pytest
 from ensemw2s.spec.results import Accuracies, SeedResults
+from ensemw2s.spec.results_text import describe_effect
 from ensemw2s.trainer.method import (
-    ENSEMW2S_MATCHES_W2S,
-    STUDENTS_BEAT_SUPERVISORS,
+    ENSEMW2S_BEATS_ENSEMBLE,
+    ENSEMW2S_BEATS_W2S,
+    W2S_BEATS_WEAK,
     WEAK_ENSEMBLE_BEATS_WEAK,
+    HardTestOutcomes,
     MethodError,
     experiment_results,
     mean_accuracies,
-    mean_pgrs,
     summarise_effects,
 )
 
@@ -25,24 +27,55 @@ def three_seeds():
     ]
 
 
-def test_effects_count_seeds_and_report_means(three_seeds):
+def test_effects_are_strict_paired_comparisons_with_t_intervals(three_seeds):
     effects = {effect.name: effect for effect in summarise_effects(three_seeds)}
-    assert list(effects) == [WEAK_ENSEMBLE_BEATS_WEAK, STUDENTS_BEAT_SUPERVISORS, ENSEMW2S_MATCHES_W2S]
+    assert list(effects) == [WEAK_ENSEMBLE_BEATS_WEAK, W2S_BEATS_WEAK, ENSEMW2S_BEATS_ENSEMBLE, ENSEMW2S_BEATS_W2S]
 
     ensemble = effects[WEAK_ENSEMBLE_BEATS_WEAK]
-    assert (ensemble.seen_in, ensemble.of) == (2, 3)
-    assert ensemble.detail == "+2.3 pts mean (0.610 -> 0.633)"
+    # differences +0.04, -0.01, +0.04: mean 0.02333, sd 0.028868, se 0.016667, t(2) = 4.3027
+    assert (ensemble.better, ensemble.ties, ensemble.worse, ensemble.of) == (2, 0, 1, 3)
+    assert ensemble.difference.estimate == pytest.approx(0.0233333, abs=1e-6)
+    assert ensemble.difference.low == pytest.approx(0.0233333 - 0.0717117, abs=1e-5)
+    assert ensemble.difference.high == pytest.approx(0.0233333 + 0.0717117, abs=1e-5)
+    assert ensemble.verdict == "not shown"
+    assert ensemble.detail == "+2.3 pts [95% CI -4.8, +9.5] (0.610 -> 0.633)"
 
-    students = effects[STUDENTS_BEAT_SUPERVISORS]
-    # seed 0: 0.62 > 0.60 and 0.66 > 0.64; seed 1: 0.64 > 0.62 and 0.64 > 0.61; seed 2: w2s 0.60 < weak 0.61.
-    assert (students.seen_in, students.of) == (2, 3)
-    assert students.detail == (
-        "W2S +1.0 pts mean (0.610 -> 0.620) over weak; EnsemW2S +1.0 pts mean (0.633 -> 0.643) over weak ensemble"
+    rivals = effects[ENSEMW2S_BEATS_W2S]
+    # seed 1 is a tie (0.64 == 0.64): shown as a tie, never counted as the effect
+    assert (rivals.better, rivals.ties, rivals.worse) == (2, 1, 0)
+    assert describe_effect(rivals) == (
+        "EnsemW2S > W2S: not shown; +2.3 pts [95% CI -2.8, +7.5] (0.620 -> 0.643); better in 2 of 3 seeds, 1 tie"
     )
+    assert (effects[W2S_BEATS_WEAK].better, effects[W2S_BEATS_WEAK].worse) == (2, 1)
+    assert (effects[ENSEMW2S_BEATS_ENSEMBLE].better, effects[ENSEMW2S_BEATS_ENSEMBLE].worse) == (2, 1)
 
-    rivals = effects[ENSEMW2S_MATCHES_W2S]
-    assert (rivals.seen_in, rivals.of) == (3, 3)  # ties count: seed 1 has 0.64 == 0.64
-    assert rivals.detail == "+2.3 pts mean (0.620 -> 0.643)"
+
+def test_an_effect_holds_when_its_interval_excludes_zero():
+    seeds = [
+        seed_with(0, weak=0.60, weak_ensemble=0.65),
+        seed_with(1, weak=0.60, weak_ensemble=0.66),
+        seed_with(2, weak=0.60, weak_ensemble=0.64),
+    ]
+    effect = summarise_effects(seeds)[0]
+    # differences 0.05, 0.06, 0.04: sd 0.01, se 0.0057735, half-width 4.3027 * se = 0.024842
+    assert effect.difference.low == pytest.approx(0.025158, abs=1e-5)
+    assert effect.verdict == "holds"
+    reversed_seeds = [seed_with(s.seed, weak=s.accuracies.weak_ensemble, weak_ensemble=0.60) for s in seeds]
+    assert summarise_effects(reversed_seeds)[0].verdict == "reversed"
+
+
+def test_ties_in_every_seed_are_not_an_effect():
+    # Nothing learned: every model at chance. "EnsemW2S >= W2S in 3 of 3 seeds" was printed for this.
+    seeds = [seed_with(s, w2s=0.5, ensemw2s=0.5) for s in range(3)]
+    effect = summarise_effects(seeds)[3]
+    assert (effect.better, effect.ties, effect.of) == (0, 3, 3)
+    assert effect.verdict == "not shown"
+
+
+def test_one_seed_has_no_interval():
+    effect = summarise_effects([seed_with(0, weak=0.6, weak_ensemble=0.7)])[0]
+    assert effect.difference.low is None and effect.verdict == "not shown"
+    assert effect.detail == "+10.0 pts (one seed: no interval) (0.600 -> 0.700)"
 
 
 def test_effects_skip_seeds_missing_an_accuracy():
@@ -51,15 +84,16 @@ def test_effects_skip_seeds_missing_an_accuracy():
         seed_with(1, weak=0.60, weak_ensemble=0.58, w2s=0.7, ensemw2s=0.6),
     ]
     effects = {effect.name: effect for effect in summarise_effects(seeds)}
-    assert (effects[WEAK_ENSEMBLE_BEATS_WEAK].seen_in, effects[WEAK_ENSEMBLE_BEATS_WEAK].of) == (1, 2)
-    assert (effects[STUDENTS_BEAT_SUPERVISORS].seen_in, effects[STUDENTS_BEAT_SUPERVISORS].of) == (1, 1)
-    assert (effects[ENSEMW2S_MATCHES_W2S].seen_in, effects[ENSEMW2S_MATCHES_W2S].of) == (0, 1)
+    assert (effects[WEAK_ENSEMBLE_BEATS_WEAK].better, effects[WEAK_ENSEMBLE_BEATS_WEAK].of) == (1, 2)
+    assert (effects[W2S_BEATS_WEAK].better, effects[W2S_BEATS_WEAK].of) == (1, 1)
+    assert (effects[ENSEMW2S_BEATS_W2S].worse, effects[ENSEMW2S_BEATS_W2S].of) == (1, 1)
 
 
 def test_effects_without_measurements_say_so():
     effects = summarise_effects([seed_with(0, weak=0.6)])
-    assert all(effect.of == 0 and effect.seen_in == 0 for effect in effects)
+    assert all(effect.of == 0 and effect.better == 0 and effect.difference is None for effect in effects)
     assert all(effect.detail.startswith("not measured") for effect in effects)
+    assert describe_effect(effects[0]).endswith("not measured: no seed has the accuracies it compares")
 
 
 def test_mean_accuracies_skip_missing(three_seeds):
@@ -69,22 +103,38 @@ def test_mean_accuracies_skip_missing(three_seeds):
     assert mean_accuracies([seed_with(0, weak=0.6)]).ceiling is None
 
 
-def test_mean_pgrs_are_pgrs_of_mean_accuracies(three_seeds):
-    pgrs = mean_pgrs(three_seeds)
-    assert pgrs.w2s_vs_weak == pytest.approx((0.62 - 0.61) / (0.81 - 0.61))
-    assert pgrs.ensemw2s_vs_ensemble == pytest.approx((0.643333 - 0.633333) / (0.81 - 0.633333), rel=1e-4)
+def outcomes_for(seed: SeedResults, n: int = 400) -> HardTestOutcomes:
+    import numpy as np
+
+    return HardTestOutcomes(
+        {name: np.arange(n) < round(value * n) for name, value in seed.accuracies.model_dump().items()}
+    )
 
 
 def test_experiment_results_assembles_everything(three_seeds):
-    results = experiment_results("sciq-gpt2", three_seeds)
+    outcomes = [outcomes_for(seed) for seed in three_seeds]
+    results = experiment_results("sciq-gpt2", three_seeds, outcomes, weak_model="gpt2", strong_model="gpt2-xl")
     assert results.experiment == "sciq-gpt2"
+    assert (results.weak_model, results.strong_model) == ("gpt2", "gpt2-xl")
     assert [seed.seed for seed in results.seeds] == [0, 1, 2]
-    assert len(results.effects) == 3
+    assert len(results.effects) == 4
     assert results.mean == mean_accuracies(three_seeds)
-    assert results.mean_pgr == mean_pgrs(three_seeds)
+    # The mean PGR is the PGR of the mean accuracies, with a seed-and-item bootstrap interval.
+    assert results.mean_pgr.w2s_vs_weak == pytest.approx((0.62 - 0.61) / (0.81 - 0.61))
+    interval = results.mean_pgr_interval.w2s_vs_weak
+    assert interval.low < results.mean_pgr.w2s_vs_weak < interval.high
+    assert results.seeds[0].pgr.w2s_vs_weak == pytest.approx((0.62 - 0.60) / (0.80 - 0.60))
+    assert results.seeds[0].pgr_interval.w2s_vs_weak is not None
 
 
-@pytest.mark.parametrize("function", [mean_accuracies, mean_pgrs, lambda s: experiment_results("x", s)])
+def test_experiment_results_without_outcomes_report_no_pgr(three_seeds):
+    results = experiment_results("x", three_seeds)
+    assert results.mean_pgr.w2s_vs_weak is None
+    with pytest.raises(MethodError, match=r"outcomes: must hold one entry per seed \(3\) \(got 1\)"):
+        experiment_results("x", three_seeds, [outcomes_for(three_seeds[0])])
+
+
+@pytest.mark.parametrize("function", [mean_accuracies, lambda s: experiment_results("x", s)])
 def test_means_need_a_seed(function):
     with pytest.raises(MethodError, match=r"seeds: must hold the results of at least one seed \(got 0\)"):
         function([])

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
-from ensemw2s.spec.results import Accuracies
-from ensemw2s.trainer.method import MethodError, accuracy, format_pgr, performance_gap_recovered, pgrs_for
+from ensemw2s.trainer.method import (
+    HardTestOutcomes,
+    MethodError,
+    accuracy,
+    format_pgr,
+    performance_gap_recovered,
+    pgrs_with_intervals,
+)
 
 
 @pytest.mark.parametrize(
@@ -22,7 +28,6 @@ def test_pgr_by_hand(student, weak, ceiling, expected):
 @pytest.mark.parametrize(
     ("student", "weak", "ceiling"),
     [
-        (0.7, 0.600, 0.605),
         (0.7, 0.600, 0.595),
         (0.7, 0.600, 0.600),
         (None, 0.6, 0.8),
@@ -32,14 +37,8 @@ def test_pgr_by_hand(student, weak, ceiling, expected):
         (0.5, 0.7, 0.6),
     ],
 )
-def test_pgr_is_undefined_when_gap_is_tiny_or_input_missing(student, weak, ceiling):
+def test_pgr_is_undefined_without_a_gap_or_an_input(student, weak, ceiling):
     assert performance_gap_recovered(student, weak, ceiling) is None
-
-
-def test_pgr_min_gap_is_configurable():
-    assert performance_gap_recovered(0.7, 0.6, 0.65, min_gap=0.1) is None
-    with pytest.raises(MethodError, match=r"min_gap: must be a positive number \(got 0\)"):
-        performance_gap_recovered(0.7, 0.6, 0.8, min_gap=0)
 
 
 def test_pgr_rejects_non_finite_accuracy():
@@ -53,12 +52,34 @@ def test_format_pgr():
     assert format_pgr(-0.254) == "-0.25"
 
 
-def test_pgrs_for_compares_against_weak_and_ensemble():
-    pgrs = pgrs_for(Accuracies(weak=0.6, weak_ensemble=0.64, w2s=0.66, ensemw2s=0.7, ceiling=0.8))
+def correct(n_right: int, n: int = 400) -> np.ndarray:
+    """The first ``n_right`` of ``n`` items right: accuracies exact by construction."""
+    return np.arange(n) < n_right
+
+
+def test_pgrs_compare_against_weak_and_ensemble_with_intervals():
+    outcomes = HardTestOutcomes(
+        {
+            "weak": correct(240),  # 0.60
+            "weak_ensemble": correct(256),  # 0.64
+            "w2s": correct(264),  # 0.66
+            "ensemw2s": correct(280),  # 0.70
+            "ceiling": correct(320),  # 0.80
+        }
+    )
+    pgrs, intervals = pgrs_with_intervals([outcomes])
     assert pgrs.w2s_vs_weak == pytest.approx(0.3)
     assert pgrs.ensemw2s_vs_weak == pytest.approx(0.5)
     assert pgrs.ensemw2s_vs_ensemble == pytest.approx(0.375)
-    assert pgrs_for(Accuracies(weak=0.6)).w2s_vs_weak is None
+    for field, value in pgrs.model_dump().items():
+        interval = getattr(intervals, field)
+        assert interval.estimate == pytest.approx(value)
+        assert interval.low < value < interval.high
+
+
+def test_pgrs_are_undefined_when_a_model_is_missing():
+    pgrs, intervals = pgrs_with_intervals([HardTestOutcomes({"weak": correct(240), "ceiling": correct(320)})])
+    assert pgrs.w2s_vs_weak is None and intervals.w2s_vs_weak is None
 
 
 def test_accuracy_from_probs_and_from_labels():

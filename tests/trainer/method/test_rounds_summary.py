@@ -24,11 +24,15 @@ def test_summarise_boosting_by_hand():
     assert [r.hard_test_accuracy for r in result.rounds] == [1.0, 0.5]
     # F_2 on val: [[0.9 ln3 + 1.6, ...], [0.6 ln3 + 0.2, 0.4 ln3 + 1.8]] -> [0, 1]: both right.
     assert [(p.rounds, p.val, p.hard_test) for p in result.prefix] == [(1, 0.5, 1.0), (2, 1.0, 1.0)]
+    # Val Brier: r = 1: (0.02 + 0.72) / 2; r = 2 (weights ln3 / (ln3 + 2), 2 / (ln3 + 2)): (0.05415 + 0.15375) / 2.
+    assert [p.val_brier for p in result.prefix] == pytest.approx([0.37, 0.10395], abs=1e-4)
     assert result.chosen_round == 2
     assert result.weak_accuracy == 1.0
     assert result.weak_ensemble_accuracy == 1.0
     assert [r.degenerate for r in result.rounds] == [False, True]
-    assert result.rounds[1].note == "round 1: eps below 0.001 on the training data, boosting has no effect"
+    assert (
+        result.rounds[1].note == "round 1: eps below 0.001 on the items it was measured on, boosting has little effect"
+    )
     assert result.notes == [result.rounds[1].note]
 
 
@@ -36,7 +40,7 @@ def test_seed_results_fills_accuracies_and_pgrs():
     seed = seed_results(3, summary(), w2s=1.0, ensemw2s=1.0, ceiling=1.0, stop_reason="stopped", notes=["extra"])
     assert seed.seed == 3 and seed.chosen_round == 2 and seed.stop_reason == "stopped"
     assert seed.accuracies.weak == 1.0 and seed.accuracies.weak_ensemble == 1.0
-    assert seed.pgr.w2s_vs_weak is None  # ceiling == weak: gap below 0.01
+    assert seed.pgr.w2s_vs_weak is None  # PGRs need per-item outcomes: experiment_results fills them in
     assert seed.notes[-1] == "extra" and len(seed.notes) == 2
 
 

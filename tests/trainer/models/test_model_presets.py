@@ -22,6 +22,7 @@ def test_presets_carry_their_facts(name: str) -> None:
         assert preset.config_factory is not None and preset.weights is None
     else:
         assert preset.weights is not None
+    assert preset.layers is None or (preset.pretrained and preset.layers >= 1)  # a truncation needs weights
 
 
 def test_unknown_name_is_not_a_preset() -> None:

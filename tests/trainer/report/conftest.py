@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from ensemw2s.spec.results import ExperimentResults
 from ensemw2s.trainer.method import (
+    HardTestOutcomes,
     chance_stop_reason,
     experiment_results,
     samme_alpha,
@@ -36,7 +37,15 @@ def build_results(num_seeds: int, num_rounds: int) -> ExperimentResults:
                 stop_reason=chance_stop_reason(num_rounds, 0.52, 2) if seed == 2 else None,
             )
         )
-    return experiment_results("sciq-gpt2-to-gpt2-medium", seeds)
+    outcomes = [
+        HardTestOutcomes(
+            {name: np.arange(200) < round(value * 200) for name, value in seed.accuracies.model_dump().items()}
+        )
+        for seed in seeds
+    ]
+    return experiment_results(
+        "sciq-gpt2-to-gpt2-medium", seeds, outcomes, weak_model="gpt2", strong_model="gpt2-medium"
+    )
 
 
 @pytest.fixture

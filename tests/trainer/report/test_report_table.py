@@ -1,4 +1,5 @@
 from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRs, SeedResults
+from ensemw2s.spec.results_text import describe_effect
 from ensemw2s.trainer.report import results_table, rounds_table
 
 
@@ -30,15 +31,18 @@ def test_table_holds_accuracies_pgrs_notes_and_stop_reason():
 def test_table_with_real_results(three_seeds_ten_rounds):
     results = three_seeds_ten_rounds
     text = results_table(results)
-    effect = results.effects[0]
-    assert f"- weak ensemble > single weak: seen in {effect.seen_in} of 3 seeds ({effect.detail})" in text
-    assert "- students > supervisors: seen in" in text
-    assert "- EnsemW2S >= W2S: seen in" in text
+    for effect in results.effects:
+        assert f"- {describe_effect(effect)}" in text
+    assert "- EnsemW2S > W2S: " in text and "better in" in text
+    assert "Weak model: `gpt2`; strong model: `gpt2-medium`." in text
+    mean_pgr, interval = results.mean_pgr.ensemw2s_vs_weak, results.mean_pgr_interval.ensemw2s_vs_weak
+    assert f"{mean_pgr:.2f} [{interval.low:.2f}, {interval.high:.2f}]" in text
+    assert "| whole weight" in text  # seed 0's odd rounds have eps = 0
     assert f"{results.mean.weak:.3f}" in text
     assert "## Seed 2" in text
     seed = results.seeds[0]
     assert f"{seed.rounds[3].eps:.4f}" in text
-    assert f"{seed.rounds[3].alpha:.3f}" in text
+    assert f"{seed.rounds[2].alpha:.3f}" in text
     assert f"| {seed.chosen_round} (chosen)" in text
 
 

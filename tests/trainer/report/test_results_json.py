@@ -31,14 +31,25 @@ def test_camel_alias_keeps_digits_lowercase(name, alias):
 
 def test_json_uses_camel_case_and_round_trips(three_seeds_ten_rounds):
     data = json.loads(three_seeds_ten_rounds.to_json())
-    assert set(data) == {"experiment", "seeds", "effects", "mean", "meanPgr"}
+    assert set(data) == {
+        "experiment",
+        "weakModel",
+        "strongModel",
+        "seeds",
+        "effects",
+        "mean",
+        "meanPgr",
+        "meanPgrInterval",
+        "notes",
+    }
     seed = data["seeds"][0]
-    assert {"chosenRound", "stopReason", "rounds", "prefix", "accuracies", "pgr", "notes"} <= set(seed)
+    assert {"chosenRound", "stopReason", "rounds", "prefix", "accuracies", "pgr", "pgrInterval", "notes"} <= set(seed)
     assert set(seed["accuracies"]) == {"weak", "weakEnsemble", "w2s", "ensemw2s", "ceiling"}
     assert set(seed["pgr"]) == {"w2sVsWeak", "ensemw2sVsWeak", "ensemw2sVsEnsemble"}
     assert {"valAccuracy", "hardTestAccuracy", "degenerate"} <= set(seed["rounds"][0])
-    assert set(seed["prefix"][0]) == {"rounds", "val", "hardTest"}
-    assert {"name", "seenIn", "of", "detail"} == set(data["effects"][0])
+    assert set(seed["prefix"][0]) == {"rounds", "val", "hardTest", "valBrier"}
+    assert {"name", "better", "ties", "worse", "of", "difference", "detail"} == set(data["effects"][0])
+    assert set(data["meanPgrInterval"]["w2sVsWeak"]) == {"estimate", "low", "high"}
     assert ExperimentResults.model_validate(data) == three_seeds_ten_rounds
 
 
@@ -59,16 +70,18 @@ def test_compact_fits_a_termination_message(three_seeds_ten_rounds):
     assert all(not seed.rounds and not seed.prefix for seed in compact.seeds)
     assert compact.seeds[0].notes[-1] == "3 more notes in report.md"  # seed 0: 5 degenerate rounds
     assert compact.mean.weak == pytest.approx(full.mean.weak, abs=1e-4)
-    assert compact.effects[0].seen_in == full.effects[0].seen_in
+    assert compact.effects[0].better == full.effects[0].better
+    compact_interval, full_interval = compact.mean_pgr_interval.w2s_vs_weak, full.mean_pgr_interval.w2s_vs_weak
+    assert compact_interval.low == pytest.approx(full_interval.low, abs=1e-4)
 
 
 def test_compact_degrades_until_it_fits(three_seeds_ten_rounds):
-    no_notes = three_seeds_ten_rounds.compact(max_bytes=1500)
+    no_notes = three_seeds_ten_rounds.compact(max_bytes=2400)
     assert [seed.notes for seed in no_notes.seeds] == [["5 more notes in report.md"], [], []]
-    assert len(no_notes.to_json().encode()) <= 1500
-    only_summary = three_seeds_ten_rounds.compact(max_bytes=900)
-    assert only_summary.seeds == [] and len(only_summary.effects) == 3
-    assert len(only_summary.to_json().encode()) <= 900
+    assert len(no_notes.to_json().encode()) <= 2400
+    only_summary = three_seeds_ten_rounds.compact(max_bytes=1300)
+    assert only_summary.seeds == [] and len(only_summary.effects) == 4
+    assert len(only_summary.to_json().encode()) <= 1300
 
 
 def test_compact_shortens_long_texts():
@@ -76,7 +89,7 @@ def test_compact_shortens_long_texts():
     results = ExperimentResults(
         experiment="e",
         seeds=[SeedResults(seed=0, chosen_round=1, stop_reason=long, notes=[long])],
-        effects=[Effect(name="n", seen_in=0, of=0, detail=long)],
+        effects=[Effect(name="n", better=0, ties=0, worse=0, of=0, detail=long)],
     )
     compact = results.compact()
     assert len(compact.seeds[0].stop_reason or "") == 160
@@ -93,7 +106,10 @@ def test_compact_shortens_long_texts():
         (lambda: PrefixAccuracy(rounds=0, val=0.5, hard_test=0.5), "greater than or equal to 1"),
         (lambda: RoundSummary(round=0, eps=1.5, alpha=1, val_accuracy=0.5, hard_test_accuracy=0.5), "eps"),
         (lambda: Accuracies(weak=0.5, typo=1), "Extra inputs are not permitted"),
-        (lambda: Effect(name="n", seen_in=3, of=2, detail=""), r"seenIn: must be <= of = 2 \(got 3\)"),
+        (
+            lambda: Effect(name="n", better=3, ties=0, worse=0, of=2, detail=""),
+            r"of: must equal better \+ ties \+ worse = 3 \(got 2\)",
+        ),
         (
             lambda: SeedResults(seed=0, chosen_round=2, prefix=[PrefixAccuracy(rounds=1, val=0.5, hard_test=0.5)]),
             r"chosenRound: must be <= the number of prefix ensembles 1 \(got 2\)",

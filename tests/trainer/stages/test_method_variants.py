@@ -53,17 +53,48 @@ def test_random_split_ignores_difficulty(tiny_data: dict[str, Any], tmp_path: Pa
     assert max(easy) > min(hard), "an iid split mixes easy and hard items"
 
 
-def test_holdout_error_estimate_scores_easy_items_with_the_other_half(
+def test_crossfit_measures_errors_out_of_sample_and_keeps_the_full_model(
     tiny_data: dict[str, Any], tmp_path: Path
 ) -> None:
-    train_manifest = variant(tiny_data)
-    holdout_manifest = variant(tiny_data, weak__errorEstimate="holdout")
-    for name, manifest in (("train", train_manifest), ("holdout", holdout_manifest)):
+    for name in ("train", "crossfit"):
+        manifest = variant(tiny_data, weak__errorEstimate=name)
         run_experiment(manifest, str(tmp_path / name), SilentProgress(), only=stages("prepare-s1", "weak-s1-r0"))
-    honest = read(tmp_path / "holdout", "weak/r0/*/round.json")
-    on_training_data = read(tmp_path / "train", "weak/r0/*/round.json")
-    assert honest["easyAccuracy"] < on_training_data["easyAccuracy"], "held-out errors are larger than training errors"
-    assert honest["eps"] == pytest.approx(1 - honest["easyAccuracy"])
+    honest = read(tmp_path / "crossfit", "weak/r0/*/round.json")
+    in_sample = read(tmp_path / "train", "weak/r0/*/round.json")
+    assert honest["errorEstimate"] == "crossfit" and in_sample["errorEstimate"] == "train"
+    # Round 0 has uniform weights: eps is the plain error rate of the fold models on the items they did not see.
+    assert honest["eps"] == pytest.approx(honest["easyErrorRate"])
+    assert honest["eps"] > in_sample["eps"], "held-out errors are larger than errors on the training items"
+    # The learner in the ensemble is the full-data model in both modes: the same predictions everywhere.
+    crossfit_preds, train_preds = (read(tmp_path / n, "weak/r0/*/preds.npz") for n in ("crossfit", "train"))
+    for split in ("easy", "val", "hard_train", "hard_test"):
+        assert np.array_equal(crossfit_preds[split], train_preds[split])
+    assert not np.array_equal(crossfit_preds["easy_error_probs"], crossfit_preds["easy"])
+
+
+@pytest.mark.parametrize("weighting", ["resample", "weighted_loss"])
+def test_round_zero_is_the_standalone_weak_model(tiny_data: dict[str, Any], tmp_path: Path, weighting: str) -> None:
+    from ensemw2s.trainer.keys import stage_keys
+    from ensemw2s.trainer.models import load_classifier
+    from ensemw2s.trainer.stages.prepared import PreparedData, Role
+    from ensemw2s.trainer.stages.training_config import weak_train_config
+    from ensemw2s.trainer.stages.weak import round_seed
+    from ensemw2s.trainer.store import ExperimentStore
+    from ensemw2s.trainer.training import predict_proba, train_classifier
+
+    manifest = variant(tiny_data, weak__sampleWeighting=weighting)
+    run_experiment(manifest, str(tmp_path), SilentProgress(), only=stages("prepare-s1", "weak-s1-r0"))
+    prepare = Stage(StageKind.PREPARE, 1)
+    key = stage_keys(manifest.spec)[prepare]
+    data = PreparedData(ExperimentStore(str(tmp_path), "default", "tiny").output(prepare, key))
+    # What a user would train alone: the weak model on every easy item, plain cross-entropy, the same seed.
+    spec = manifest.spec
+    alone = load_classifier(spec.weak.model, data.num_classes, data.corpus, round_seed(1, 0), spec.weak.head)
+    train_classifier(
+        alone.model, data.tokens(Role.WEAK, "easy"), data.onehot("easy"), weak_train_config(spec, round_seed(1, 0))
+    )
+    expected = predict_proba(alone.model, data.tokens(Role.WEAK, "hard_test"), spec.weak.training.eval_batch_size)
+    assert np.array_equal(read(tmp_path, "weak/r0/*/preds.npz")["hard_test"], expected)
 
 
 def test_bagging_learners_train_on_uniform_weights(tiny_data: dict[str, Any], tmp_path: Path) -> None:
@@ -96,8 +127,43 @@ def test_last_round_selection_uses_every_learner(tiny_data: dict[str, Any], tmp_
     assert run.summaries["aggregate-s1"].metrics["chosenRound"] == run.summaries["aggregate-s1"].metrics["learners"]
 
 
-def test_hard_w2s_labels_and_logconf_students(tiny_data: dict[str, Any], tmp_path: Path) -> None:
-    manifest = variant(tiny_data, baselines__w2sLabels="hard", strong__loss="logconf")
+@pytest.mark.parametrize("kind", ["soft", "hard"])
+def test_one_pseudo_label_switch_for_both_students(tiny_data: dict[str, Any], tmp_path: Path, kind: str) -> None:
+    manifest = variant(tiny_data, strong__pseudoLabels=kind, strong__loss="logconf")
+    run_experiment(manifest, str(tmp_path), SilentProgress())
+    supervisors = {
+        "w2s": read(tmp_path, "weak/r0/*/preds.npz")["hard_train"],
+        "ensemble": read(tmp_path, "aggregate/*/ensemble.npz")["hard_train"],
+    }
+    for student, soft in supervisors.items():
+        fed = read(tmp_path, f"strong/{student}/*/targets.npz")["hard_train"]
+        if kind == "hard":
+            assert np.array_equal(fed, np.eye(2)[soft.argmax(1)]), f"{student} gets one-hot labels"
+        else:
+            assert fed == pytest.approx(soft, abs=1e-6), f"{student} gets the soft labels"
+    gold = read(tmp_path, "prepare/*/labels.npz")["hard_train"]
+    assert np.array_equal(read(tmp_path, "strong/ceiling/*/targets.npz")["hard_train"], np.eye(2)[gold])
+
+
+def test_the_ceiling_trains_with_cross_entropy_whatever_the_students_loss(tiny_data: dict[str, Any]) -> None:
+    from ensemw2s.spec import StudentLoss
+    from ensemw2s.trainer.keys import stage_keys
+    from ensemw2s.trainer.stages.training_config import strong_train_config
+
+    xent, logconf = (
+        variant(tiny_data).spec,
+        variant(tiny_data, strong__loss="logconf", strong__pseudoLabels="hard").spec,
+    )
+    assert strong_train_config(logconf, 1, StrongVariant.CEILING).loss is StudentLoss.XENT
+    assert strong_train_config(logconf, 1, StrongVariant.W2S).loss is StudentLoss.LOGCONF
+    ceiling = Stage(StageKind.STRONG, 1, variant=StrongVariant.CEILING)
+    w2s = Stage(StageKind.STRONG, 1, variant=StrongVariant.W2S)
+    assert stage_keys(xent)[ceiling] == stage_keys(logconf)[ceiling], "the ceiling is not retrained"
+    assert stage_keys(xent)[w2s] != stage_keys(logconf)[w2s]
+
+
+def test_logconf_students(tiny_data: dict[str, Any], tmp_path: Path) -> None:
+    manifest = variant(tiny_data, strong__pseudoLabels="hard", strong__loss="logconf")
     only = stages("prepare-s1", "weak-s1-r0", "strong-s1-w2s")
     run = run_experiment(manifest, str(tmp_path), SilentProgress(), only=only)
     student = read(tmp_path, "strong/w2s/*/student.json")

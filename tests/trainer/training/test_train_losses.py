@@ -2,14 +2,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
+from ensemw2s.trainer.method import samme_alpha, update_weights
 from ensemw2s.trainer.training import (
+    example_loss_scales,
     harden_predictions,
     logconf_alpha,
     logconf_loss,
     logconf_targets,
     per_example_cross_entropy,
+    scaled_batch_loss,
     soft_cross_entropy,
 )
 
@@ -27,15 +31,52 @@ def test_unweighted_is_the_mean() -> None:
     torch.testing.assert_close(soft_cross_entropy(LOGITS, TARGETS), torch.tensor(sum(CE) / 2))
 
 
-def test_weighted_is_normalised_by_the_weight_sum() -> None:
-    weights = torch.tensor([3.0, 1.0])
-    expected = (3 * CE[0] + 1 * CE[1]) / 4
-    torch.testing.assert_close(soft_cross_entropy(LOGITS, TARGETS, weights), torch.tensor(expected))
-    torch.testing.assert_close(soft_cross_entropy(LOGITS, TARGETS, weights * 1e-4), torch.tensor(expected))
+def test_weighted_items_are_scaled_by_n_w_and_batches_take_the_plain_mean() -> None:
+    scales = example_loss_scales(torch.tensor([0.75, 0.25]))  # N w_i with N = 2
+    torch.testing.assert_close(scales, torch.tensor([1.5, 0.5]))
+    expected = (1.5 * CE[0] + 0.5 * CE[1]) / 2
+    torch.testing.assert_close(soft_cross_entropy(LOGITS, TARGETS, scales), torch.tensor(expected))
+    # Scaling the weights does not change the scales: only their shares matter.
+    torch.testing.assert_close(example_loss_scales(torch.tensor([0.75, 0.25]) * 1e-4), scales)
 
 
-def test_all_zero_weights_give_zero_not_nan() -> None:
+def test_all_zero_scales_give_zero_not_nan() -> None:
     assert soft_cross_entropy(LOGITS, TARGETS, torch.zeros(2)).item() == 0.0
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 4, 8])
+def test_misclassified_items_carry_half_the_objective_after_an_adaboost_update(batch_size: int) -> None:
+    # 8 easy items, items 0 and 1 misclassified: eps = 0.25, alpha = ln 3, and after the update the
+    # misclassified items hold half the weight. Whatever the batches, one epoch of the training loss
+    # must give them half of it too (equal per-item losses isolate the weighting).
+    errors = np.array([1, 1, 0, 0, 0, 0, 0, 0], dtype=float)
+    weights = update_weights(np.full(8, 1 / 8), errors, samme_alpha(0.25, 2).alpha or 0.0)
+    assert weights[:2].sum() == pytest.approx(0.5)
+    scales = example_loss_scales(torch.tensor(weights))
+    losses = torch.full((8,), 0.7)
+    order = torch.from_numpy(np.random.default_rng(batch_size).permutation(8))
+    wrong = right = 0.0
+    for batch in torch.split(order, batch_size):
+        contribution = scales[batch] * losses[batch] / len(batch)  # what scaled_batch_loss sums
+        torch.testing.assert_close(contribution.sum(), scaled_batch_loss(losses[batch], scales[batch], len(batch)))
+        wrong += float(contribution[batch < 2].sum())
+        right += float(contribution[batch >= 2].sum())
+    assert wrong / (wrong + right) == pytest.approx(0.5)
+    # The epoch's summed batch losses estimate the global objective sum_i w_i CE_i (times N / |B|).
+    objective = float((torch.tensor(weights) * losses).sum())
+    assert (wrong + right) == pytest.approx(objective * 8 / batch_size)
+
+
+def test_normalising_within_a_batch_would_dilute_the_misclassified_items() -> None:
+    # The old rule, sum w CE / sum w per batch, on batches {0, 1, 2, 3} and {4, 5, 6, 7}: the second
+    # batch (all correct) counts as much as the first, and the misclassified items get 3/8, not 1/2.
+    errors = np.array([1, 1, 0, 0, 0, 0, 0, 0], dtype=float)
+    weights = torch.tensor(update_weights(np.full(8, 1 / 8), errors, samme_alpha(0.25, 2).alpha or 0.0))
+    first = weights[:4] / weights[:4].sum()
+    assert float(first[:2].sum()) / 2 == pytest.approx(0.375)
+    scales = example_loss_scales(weights)
+    batches = [scaled_batch_loss(torch.ones(4), scales[i : i + 4], 4) for i in (0, 4)]
+    assert float(scaled_batch_loss(torch.ones(2), scales[:2], 4)) / float(sum(batches)) == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize(("step", "expected"), [(0, 0.0), (5, 0.25), (10, 0.5), (11, 0.5), (100, 0.5)])

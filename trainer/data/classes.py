@@ -1,0 +1,44 @@
+"""K, the number of classes: declared (``spec.dataset.numClasses``) or inferred from the labels.
+
+Every label must lie in 0..K-1 and a dataset needs at least two classes; both are checked before
+anything trains, on the whole pool and again on every split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .errors import DatasetError
+from .records import Example
+from .splits import SPLIT_NAMES, Splits
+
+
+def count_classes(examples: Sequence[Example], declared: int | None, at_least: int = 0) -> int:
+    """K: ``declared`` when set, else max(largest label + 1, ``at_least``); checked against the labels."""
+    if declared is not None:
+        _check_range(examples, declared, "spec.dataset.numClasses", "fix the item's label or raise numClasses")
+        num_classes = declared
+    else:
+        num_classes = max(max((e.label for e in examples), default=-1) + 1, at_least)
+    present = sorted({e.label for e in examples})
+    if len(present) < 2:
+        got = f"only label {present[0]}" if present else "no examples"
+        raise DatasetError(
+            f"spec.dataset: a classifier needs examples of at least 2 classes (got {got}); "
+            "check the label column or add items of the other classes"
+        )
+    return num_classes
+
+
+def check_split_labels(splits: Splits, num_classes: int) -> None:
+    """Every split's labels lie in 0..K-1 (the heads have K outputs)."""
+    for name in SPLIT_NAMES:
+        _check_range(splits.by_name(name), num_classes, f"split {name}", "check how the split was built")
+
+
+def _check_range(examples: Sequence[Example], num_classes: int, where: str, fix: str) -> None:
+    for example in examples:
+        if not 0 <= example.label < num_classes:
+            raise DatasetError(
+                f"{where}: item '{example.id}' needs a label in 0..{num_classes - 1} (got {example.label}); {fix}"
+            )
