@@ -65,7 +65,7 @@ def test_sizes_above_max_items() -> None:
     found = messages(spec_with(dataset__maxItems=100))
     assert any(
         m.startswith(
-            "spec.dataset.sizes: easy + val + hardTrain + hardTest = 1600 exceeds spec.dataset.maxItems (got 100)"
+            "spec.dataset.sizes: easy + val + hardTrain + hardTest = 1800 exceeds spec.dataset.maxItems (got 100)"
         )
         for m in found
     )

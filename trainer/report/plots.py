@@ -57,7 +57,15 @@ def plot_accuracy_by_round(results: ExperimentResults, path: Path) -> Path:
             panel.xaxis.get_major_locator().set_params(integer=True)
     panels[0].set_ylabel("accuracy")
     if drawn:
-        panels[0].legend(title="dashed: r = 1; star: chosen r", fontsize="small", title_fontsize="small")
+        handles, labels = panels[0].get_legend_handles_labels()
+        figure.legend(
+            handles,
+            labels,
+            loc="outside right upper",
+            title="dashed: r = 1\nstar: chosen r",
+            fontsize="small",
+            title_fontsize="small",
+        )
     figure.suptitle(results.experiment)
     return _save(figure, path)
 
@@ -88,10 +96,11 @@ def plot_accuracies(results: ExperimentResults, path: Path) -> Path:
         offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(len(values))
         axes.scatter(position + offsets, values, color="#08306b", s=18, zorder=3)
         if mean is not None and interval is not None and interval.low is not None and interval.high is not None:
+            low_end, high_end = max(0.0, interval.low), min(1.0, interval.high)  # accuracies live in [0, 1]
             axes.errorbar(
                 [float(position)],
                 [mean],
-                yerr=[[mean - interval.low], [interval.high - mean]],
+                yerr=[[mean - low_end], [high_end - mean]],
                 color="#d62728",
                 capsize=6,
                 linewidth=1.5,
