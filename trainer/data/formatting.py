@@ -8,7 +8,7 @@ labels it true or false (K = 2); ``choices`` lists every choice and labels the a
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ensemw2s.spec import ExampleFormat
 
@@ -28,14 +28,21 @@ def to_binary_examples(items: Sequence[Item], seed: int) -> list[Example]:
     A multiple-choice item shows its correct answer with probability 1/2 (label 1), otherwise a
     uniformly drawn distractor (label 0). A labelled text passes through. Difficulty is kept.
     """
+    return _format_items(items, seed, _binary_example)
+
+
+def _format_items(
+    items: Sequence[Item], seed: int, format_choice: Callable[[MultipleChoiceItem, random.Random], Example]
+) -> list[Example]:
+    """Labelled texts pass through; multiple-choice items go, in order, through ``format_choice``
+    with one ``random.Random(seed)``."""
     rng = random.Random(seed)
-    examples: list[Example] = []
-    for item in items:
-        if isinstance(item, LabelledItem):
-            examples.append(Example(item.id, item.text, item.label, item.difficulty))
-            continue
-        examples.append(_binary_example(item, rng))
-    return examples
+    return [
+        Example(item.id, item.text, item.label, item.difficulty)
+        if isinstance(item, LabelledItem)
+        else format_choice(item, rng)
+        for item in items
+    ]
 
 
 def _binary_example(item: MultipleChoiceItem, rng: random.Random) -> Example:
@@ -83,17 +90,14 @@ def to_choice_examples(items: Sequence[Item], seed: int) -> list[Example]:
     A multiple-choice item lists its choices in a seeded random order (some sources always put the
     answer first) and is labelled with the answer's position. A labelled text passes through.
     """
-    rng = random.Random(seed)
-    examples: list[Example] = []
-    for item in items:
-        if isinstance(item, LabelledItem):
-            examples.append(Example(item.id, item.text, item.label, item.difficulty))
-            continue
-        order = list(range(len(item.choices)))
-        rng.shuffle(order)
-        text = choices_text(item.question, [item.choices[i] for i in order])
-        examples.append(Example(item.id, text, order.index(item.answer_index), item.difficulty))
-    return examples
+    return _format_items(items, seed, _choice_example)
+
+
+def _choice_example(item: MultipleChoiceItem, rng: random.Random) -> Example:
+    order = list(range(len(item.choices)))
+    rng.shuffle(order)
+    text = choices_text(item.question, [item.choices[i] for i in order])
+    return Example(item.id, text, order.index(item.answer_index), item.difficulty)
 
 
 def format_examples(

@@ -19,7 +19,7 @@ encoder generalises through word meaning.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
@@ -27,7 +27,7 @@ from typing import TypeVar
 import numpy as np
 
 from .errors import DatasetError
-from .records import BinaryItem
+from .records import BinaryItem, LabelledItem
 from .synthetic_lexicon import (
     AGREEING_TEMPLATES,
     CONTRAST_TEMPLATES,
@@ -76,6 +76,7 @@ DIFFICULTY_RANGES: dict[SyntheticKind, tuple[float, float]] = {
     SyntheticKind.CONTRAST: (0.85, 1.0),
 }
 EASY_SHARES: dict[SyntheticKind, float] = {SyntheticKind.EASY_PLAIN: 0.5, SyntheticKind.EASY_INTENSIFIED: 0.5}
+LABEL_PHRASES: dict[int, str] = {1: "with label 1", 0: "with label 0"}  # the labels, positive first
 HARD_SHARES: dict[SyntheticKind, float] = {
     SyntheticKind.CUED_HARD_SYNONYM: 0.35,
     SyntheticKind.HARD_SYNONYM: 0.15,
@@ -93,6 +94,8 @@ def _adjectives(easy: bool, label: int) -> tuple[str, ...]:
 
 
 Share = TypeVar("Share")  # what a total is shared among (kinds, labels)
+Kind = TypeVar("Kind", bound=StrEnum)  # a synthetic dataset's kinds of item
+ItemT = TypeVar("ItemT", bound=LabelledItem)
 Slot = tuple[str, tuple[str, ...], tuple[float, ...] | None]  # name, options, frequencies (None: uniform)
 
 
@@ -180,46 +183,71 @@ def generate_synthetic_sentiment(n: int, seed: int, hard_fraction: float = 0.5) 
 
     Ids read ``synthetic-sentiment/<kind>/<index>`` so results can be broken down by kind.
     """
-    if n < 2:
-        raise DatasetError(f"{NAME}: n must be >= 2 (got {n}); raise spec.dataset.maxItems")
+    return generate_items(
+        BinaryItem, NAME, n, seed, hard_fraction, LABEL_PHRASES, EASY_SHARES, HARD_SHARES, DIFFICULTY_RANGES, _pattern
+    )
+
+
+def generate_items(
+    item_type: type[ItemT],
+    name: str,
+    n: int,
+    seed: int,
+    hard_fraction: float,
+    labels: Mapping[int, str],
+    easy: dict[Kind, float],
+    hard: dict[Kind, float],
+    ranges: Mapping[Kind, tuple[float, float]],
+    pattern: Callable[[Kind, int], TextPattern],
+) -> list[ItemT]:
+    """``n`` distinct items of a synthetic dataset, shuffled, with ids ``<name>/<kind>/<index>``.
+
+    Each side (easy, and hard with ``hard_fraction`` of ``n``) is split evenly among ``labels`` (each
+    label and how the error for too few texts names it), then among the side's kinds by their shares;
+    each kind's texts come from ``pattern``, its difficulties from ``ranges``.
+    """
+    if n < len(labels):
+        raise DatasetError(f"{name}: n must be >= {len(labels)} (got {n}); raise spec.dataset.maxItems")
     if not 0.0 <= hard_fraction <= 1.0:
-        raise DatasetError(f"{NAME}: hard_fraction must be in [0, 1] (got {hard_fraction}); pick e.g. 0.5")
+        raise DatasetError(f"{name}: hard_fraction must be in [0, 1] (got {hard_fraction}); pick e.g. 0.5")
     rng = np.random.default_rng(seed)
     n_hard = round(n * hard_fraction)
-    drafts: list[tuple[SyntheticKind, str, int]] = []
-    for side_total, shares in ((n - n_hard, EASY_SHARES), (n_hard, HARD_SHARES)):
-        for label, label_total in ((1, (side_total + 1) // 2), (0, side_total // 2)):
+    drafts: list[tuple[Kind, str, int]] = []
+    for side_total, shares in ((n - n_hard, easy), (n_hard, hard)):
+        for label, label_total in allocate(side_total, dict.fromkeys(labels, 1 / len(labels))).items():
             for kind, count in allocate(label_total, shares).items():
-                drafts.extend((kind, text, label) for text in _sample_texts(kind, label, count, n, rng))
-    order = rng.permutation(len(drafts))
-    items: list[BinaryItem] = []
-    for position, draft_index in enumerate(order):
+                if count == 0:
+                    continue
+                shortage = f"{name}: n = {n} needs {count} distinct '{kind.value}' items {labels[label]}"
+                drafts.extend((kind, text, label) for text in sample_texts(pattern(kind, label), count, rng, shortage))
+    items: list[ItemT] = []
+    for position, draft_index in enumerate(rng.permutation(len(drafts))):
         kind, text, label = drafts[int(draft_index)]
-        low, high = DIFFICULTY_RANGES[kind]
-        difficulty = float(rng.uniform(low, high))
-        items.append(BinaryItem(f"{NAME}/{kind.value}/{position:05d}", text, label, difficulty))
+        low, high = ranges[kind]
+        items.append(item_type(f"{name}/{kind.value}/{position:05d}", text, label, float(rng.uniform(low, high))))
     return items
 
 
-def _sample_texts(kind: SyntheticKind, label: int, count: int, n: int, rng: np.random.Generator) -> Sequence[str]:
-    if count == 0:
-        return []
-    pattern = _pattern(kind, label)
+def sample_texts(pattern: TextPattern, count: int, rng: np.random.Generator, shortage: str) -> list[str]:
+    """``count`` distinct texts of ``pattern`` drawn by their probabilities; ``shortage`` opens the
+    error raised when fewer than ``count`` exist."""
     if count > pattern.capacity:
-        raise DatasetError(
-            f"{NAME}: n = {n} needs {count} distinct '{kind.value}' items with label {label} but only "
-            f"{pattern.capacity} exist; lower spec.dataset.maxItems"
-        )
+        raise DatasetError(f"{shortage} but only {pattern.capacity} exist; lower spec.dataset.maxItems")
     picks = rng.choice(pattern.capacity, size=count, replace=False, p=pattern.probabilities())
     return [pattern.render(int(index)) for index in picks]
 
 
+def kind_from_id(name: str, item_id: str, kinds: type[Kind]) -> Kind:
+    """The kind encoded in an item id ``<name>/<kind>/<index>`` of a synthetic dataset."""
+    parts = item_id.split("/")
+    if len(parts) != 3 or parts[0] != name or parts[1] not in set(kinds):
+        raise DatasetError(
+            f"{name}: id {item_id!r} is not a {name} id "
+            f"(expected {name}/<kind>/<index>, kinds: {', '.join(kinds)}); pass an id it generated"
+        )
+    return kinds(parts[1])
+
+
 def synthetic_kind(item_id: str) -> SyntheticKind:
     """The kind encoded in a synthetic-sentiment item id."""
-    parts = item_id.split("/")
-    if len(parts) != 3 or parts[0] != NAME or parts[1] not in set(SyntheticKind):
-        raise DatasetError(
-            f"{NAME}: id {item_id!r} is not a synthetic-sentiment id "
-            f"(expected {NAME}/<kind>/<index>, kinds: {', '.join(SyntheticKind)}); pass an id it generated"
-        )
-    return SyntheticKind(parts[1])
+    return kind_from_id(NAME, item_id, SyntheticKind)

@@ -14,14 +14,10 @@ on rare words and indirect phrasing; a pretrained encoder generalises through wo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import StrEnum
 
-import numpy as np
-
-from .errors import DatasetError
 from .records import LabelledItem
-from .synthetic import Slot, TextPattern, allocate, word_slot
+from .synthetic import Slot, TextPattern, generate_items, kind_from_id, word_slot
 
 NAME = "synthetic-topics"
 DEFAULT_SIZE = 6000
@@ -114,6 +110,7 @@ HARD_SHARES: dict[TopicKind, float] = {
     TopicKind.INDIRECT: 0.25,
 }
 TOPIC_SHARES: dict[int, float] = {label: 1 / len(TOPICS) for label in range(len(TOPICS))}
+TOPIC_PHRASES: dict[int, str] = {label: f"about {topic}" for label, topic in enumerate(TOPICS)}
 
 
 def _pattern(kind: TopicKind, topic: int) -> TextPattern:
@@ -137,44 +134,11 @@ def generate_synthetic_topics(n: int, seed: int, hard_fraction: float = 0.5) -> 
 
     Ids read ``synthetic-topics/<kind>/<index>`` so results can be broken down by kind.
     """
-    if n < len(TOPICS):
-        raise DatasetError(f"{NAME}: n must be >= {len(TOPICS)} (got {n}); raise spec.dataset.maxItems")
-    if not 0.0 <= hard_fraction <= 1.0:
-        raise DatasetError(f"{NAME}: hard_fraction must be in [0, 1] (got {hard_fraction}); pick e.g. 0.5")
-    rng = np.random.default_rng(seed)
-    n_hard = round(n * hard_fraction)
-    drafts: list[tuple[TopicKind, str, int]] = []
-    for side_total, shares in ((n - n_hard, EASY_SHARES), (n_hard, HARD_SHARES)):
-        for topic, topic_total in allocate(side_total, TOPIC_SHARES).items():
-            for kind, count in allocate(topic_total, shares).items():
-                drafts.extend((kind, text, topic) for text in _sample_texts(kind, topic, count, n, rng))
-    items: list[LabelledItem] = []
-    for position, draft_index in enumerate(rng.permutation(len(drafts))):
-        kind, text, topic = drafts[int(draft_index)]
-        low, high = DIFFICULTY_RANGES[kind]
-        items.append(LabelledItem(f"{NAME}/{kind.value}/{position:05d}", text, topic, float(rng.uniform(low, high))))
-    return items
-
-
-def _sample_texts(kind: TopicKind, topic: int, count: int, n: int, rng: np.random.Generator) -> Sequence[str]:
-    if count == 0:
-        return []
-    pattern = _pattern(kind, topic)
-    if count > pattern.capacity:
-        raise DatasetError(
-            f"{NAME}: n = {n} needs {count} distinct '{kind.value}' items about {TOPICS[topic]} but only "
-            f"{pattern.capacity} exist; lower spec.dataset.maxItems"
-        )
-    picks = rng.choice(pattern.capacity, size=count, replace=False, p=pattern.probabilities())
-    return [pattern.render(int(index)) for index in picks]
+    return generate_items(
+        LabelledItem, NAME, n, seed, hard_fraction, TOPIC_PHRASES, EASY_SHARES, HARD_SHARES, DIFFICULTY_RANGES, _pattern
+    )
 
 
 def topic_kind(item_id: str) -> TopicKind:
     """The kind encoded in a synthetic-topics item id."""
-    parts = item_id.split("/")
-    if len(parts) != 3 or parts[0] != NAME or parts[1] not in set(TopicKind):
-        raise DatasetError(
-            f"{NAME}: id {item_id!r} is not a synthetic-topics id "
-            f"(expected {NAME}/<kind>/<index>, kinds: {', '.join(TopicKind)}); pass an id it generated"
-        )
-    return TopicKind(parts[1])
+    return kind_from_id(NAME, item_id, TopicKind)

@@ -113,8 +113,7 @@ def prefix_ensemble_accuracy(
     method: CombineMethod = CombineMethod.PROB,
 ) -> list[float]:
     """Accuracy of F_r against ``labels`` for r = 1 .. T (entry r-1)."""
-    ensembles = prefix_ensembles(probs, alphas, method)
-    gold = class_labels(labels, "labels", ensembles.shape[1], ensembles.shape[2])
+    ensembles, gold = _prefixes_and_gold(probs, alphas, labels, method)
     predictions = np.argmax(ensembles, axis=-1)
     return [float(accuracy) for accuracy in (predictions == gold[None, :]).mean(axis=1)]
 
@@ -126,10 +125,16 @@ def prefix_ensemble_brier(
     method: CombineMethod = CombineMethod.PROB,
 ) -> list[float]:
     """Brier score of F_r, mean_i sum_k (F_r(x_i)_k - 1[y_i = k])^2, for r = 1 .. T (lower is better)."""
-    ensembles = prefix_ensembles(probs, alphas, method)
-    gold = class_labels(labels, "labels", ensembles.shape[1], ensembles.shape[2])
+    ensembles, gold = _prefixes_and_gold(probs, alphas, labels, method)
     target = _onehot(gold, ensembles.shape[2])
     return [float(score) for score in ((ensembles - target[None]) ** 2).sum(axis=-1).mean(axis=-1)]
+
+
+def _prefixes_and_gold(
+    probs: npt.ArrayLike, alphas: Sequence[float | None], labels: npt.ArrayLike, method: CombineMethod
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    ensembles = prefix_ensembles(probs, alphas, method)
+    return ensembles, class_labels(labels, "labels", ensembles.shape[1], ensembles.shape[2])
 
 
 def choose_rounds(val_brier: Sequence[float]) -> int:
