@@ -2,13 +2,14 @@
 
 The learner that joins the ensemble (and, in round 0, *is* the single weak supervisor) is always the
 model trained on all easy items. With ``errorEstimate: crossfit`` its boosting errors are measured out
-of sample: k fold models, each trained the same way on the other folds, score the easy items they did
-not see. With ``errorEstimate: train`` the learner scores its own training items (the authors' choice),
+of sample: k fold models, each trained the same way (same settings, as many optimiser steps) on the other
+folds, score the easy items they did not see. With ``errorEstimate: train`` the learner scores its own training items (the authors' choice),
 which reads as zero error once it fits them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +55,17 @@ def _fit(
     easy: EncodedTexts = data.tokens(Role.WEAK, "easy")
     subset = easy if len(indices) == len(easy) else easy.subset(indices.tolist())
     w = weights[indices]
+    config = weak_train_config(spec, seed, weighting)
+    if len(indices) < len(easy):
+        # A fold model takes as many optimiser steps as the full model: fewer items, more epochs. With the
+        # same epochs on half the items, a model near its learning threshold stays at chance and its
+        # "out-of-sample" errors describe a different, untrained model.
+        config = dataclasses.replace(config, epochs=config.epochs * len(easy) / len(indices))
     train_classifier(
         learner.model,
         subset,
         data.onehot("easy")[indices],
-        weak_train_config(spec, seed, weighting),
+        config,
         sample_weights=(w / w.sum()) if weighting is not None else None,
         checkpoint_dir=checkpoint_dir,
         on_progress=on_progress,

@@ -172,3 +172,25 @@ def test_logconf_students(tiny_data: dict[str, Any], tmp_path: Path) -> None:
     assert student["labelAccuracy"] == pytest.approx(float(np.mean(probs.argmax(1) == labels)))
     assert 0.0 <= run.summaries["strong-s1-w2s"].metrics["accuracy"] <= 1.0
     assert Stage(StageKind.STRONG, 1, variant=StrongVariant.W2S).name == "strong-s1-w2s"
+
+
+def test_crossfit_fold_models_take_as_many_steps_as_the_full_model(
+    tiny_data: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ensemw2s.trainer.stages import learner
+    from ensemw2s.trainer.training.batching import BatchPlan
+
+    seen: list[tuple[int, int]] = []
+    real = learner.train_classifier
+
+    def counting(model, encoded, targets, config, **kwargs):  # type: ignore[no-untyped-def]
+        plan = BatchPlan(np.arange(len(encoded)), encoded.lengths.numpy(), config.batch_size, config.epochs, 0, False)
+        seen.append((len(encoded), plan.total_steps))
+        return real(model, encoded, targets, config, **kwargs)
+
+    monkeypatch.setattr(learner, "train_classifier", counting)
+    manifest = variant(tiny_data, weak__errorEstimate="crossfit", weak__errorFolds=2)
+    run_experiment(manifest, str(tmp_path), SilentProgress(), only=stages("prepare-s1", "weak-s1-r0"))
+    (full_items, full_steps), *folds = seen
+    assert full_items == 160 and [items for items, _ in folds] == [80, 80]
+    assert all(steps == full_steps for _, steps in folds), seen
