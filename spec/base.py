@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 def to_camel(name: str) -> str:
-    """``hard_train`` -> ``hardTrain``; unlike pydantic's helper it leaves ``w2s_labels`` as ``w2sLabels``."""
+    """``hard_train`` -> ``hardTrain``; unlike pydantic's helper it leaves ``ensemw2s_vs_weak`` as ``ensemw2sVsWeak``."""
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 

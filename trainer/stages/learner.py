@@ -2,9 +2,9 @@
 
 The learner that joins the ensemble (and, in round 0, *is* the single weak supervisor) is always the
 model trained on all easy items. With ``errorEstimate: crossfit`` its boosting errors are measured out
-of sample: k fold models, each trained the same way (same settings, as many optimiser steps) on the other
-folds, score the easy items they did not see. With ``errorEstimate: train`` the learner scores its own training items (the authors' choice),
-which reads as zero error once it fits them.
+of sample: k fold models, each trained the same way (same settings, as many optimiser steps) on the
+other folds, score the easy items they did not see. With ``errorEstimate: train`` the learner scores
+its own training items (the authors' choice), which reads as zero error once it fits them.
 """
 
 from __future__ import annotations
