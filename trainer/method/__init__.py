@@ -51,7 +51,7 @@ from ensemw2s.trainer.method.pgr import (
     pgrs_with_intervals,
 )
 from ensemw2s.trainer.method.rounds import BoostingSummary, seed_results, summarise_boosting
-from ensemw2s.trainer.method.summary import experiment_results, mean_accuracies
+from ensemw2s.trainer.method.summary import experiment_notes, experiment_results, mean_accuracies
 
 __all__ = [
     "DEGENERATE_EPS",
@@ -75,6 +75,7 @@ __all__ = [
     "combine_method",
     "degenerate_note",
     "ensemble_scores",
+    "experiment_notes",
     "experiment_results",
     "format_pgr",
     "hard_pseudo_labels",

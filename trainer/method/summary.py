@@ -56,8 +56,25 @@ def experiment_results(
         mean=mean_accuracies(seeds),
         mean_pgr=mean_pgr,
         mean_pgr_interval=mean_interval,
-        notes=list(notes),
+        notes=[*experiment_notes(seeds), *notes],
     )
+
+
+def experiment_notes(seeds: Sequence[SeedResults]) -> list[str]:
+    """Plain-language notes about the experiment as a whole: when its comparisons cannot say much."""
+    notes: list[str] = []
+    if len(seeds) == 1:
+        notes.append(
+            "one seed: the effects have no interval over seeds; list 5 or more seeds in spec.seeds "
+            "for a verdict"
+        )
+    if all(seed.chosen_round == 1 and len(seed.prefix) > 1 for seed in seeds):
+        notes.append(
+            "val chose r = 1 in every seed: the weak ensemble is round 0, so EnsemW2S and W2S learn the same "
+            "labels and the ensemble's effects are ties; later learners did not improve the ensemble on "
+            "easy-side data. spec.ensemble.roundSelection: last shows what the whole ensemble does"
+        )
+    return notes
 
 
 def _with_pgrs(seed: SeedResults, outcomes: HardTestOutcomes) -> SeedResults:

@@ -138,3 +138,17 @@ def test_experiment_results_without_outcomes_report_no_pgr(three_seeds):
 def test_means_need_a_seed(function):
     with pytest.raises(MethodError, match=r"seeds: must hold the results of at least one seed \(got 0\)"):
         function([])
+
+
+def test_experiment_notes_say_when_the_comparison_cannot_say_much():
+    from ensemw2s.spec.results import PrefixAccuracy
+    from ensemw2s.trainer.method import experiment_notes
+
+    prefixes = [PrefixAccuracy(rounds=r, val=0.9, hard_test=0.6) for r in (1, 2)]
+    r_one = [SeedResults(seed=s, chosen_round=1, prefix=prefixes) for s in range(3)]
+    (note,) = experiment_notes(r_one)
+    assert note.startswith("val chose r = 1 in every seed: the weak ensemble is round 0")
+    mixed = [*r_one[:2], SeedResults(seed=9, chosen_round=2, prefix=prefixes)]
+    assert experiment_notes(mixed) == []
+    assert experiment_notes([seed_with(0, weak=0.6)])[0].startswith("one seed: the effects have no interval")
+    assert experiment_results("x", r_one).notes == [note]
