@@ -65,8 +65,7 @@ def experiment_notes(seeds: Sequence[SeedResults]) -> list[str]:
     notes: list[str] = []
     if len(seeds) == 1:
         notes.append(
-            "one seed: the effects have no interval over seeds; list 5 or more seeds in spec.seeds "
-            "for a verdict"
+            "one seed: the effects have no interval over seeds; list 5 or more seeds in spec.seeds for a verdict"
         )
     if all(seed.chosen_round == 1 and len(seed.prefix) > 1 for seed in seeds):
         notes.append(
