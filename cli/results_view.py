@@ -7,8 +7,6 @@ from ensemw2s.spec.results_text import describe_effect, format_accuracy, format_
 
 from .output import Rows
 
-ACCURACY_FIELDS = ("weak", "weak_ensemble", "w2s", "ensemw2s", "ceiling")
-
 
 def results_rows(results: ExperimentResults) -> Rows:
     mean: Accuracies = results.mean
@@ -27,7 +25,9 @@ def results_rows(results: ExperimentResults) -> Rows:
         ],
         ["ceiling", format_accuracy(mean.ceiling), "", ""],
     ]
-    per_seed = [" ".join(format_accuracy(getattr(s.accuracies, field)) for s in seeds) for field in ACCURACY_FIELDS]
+    per_seed = [
+        " ".join(format_accuracy(getattr(s.accuracies, field)) for s in seeds) for field in Accuracies.model_fields
+    ]
     footer = [""]
     if results.weak_model or results.strong_model:
         footer.append(f"weak model {results.weak_model}, strong model {results.strong_model}")

@@ -92,23 +92,39 @@ def pgr_estimate(seeds: Sequence[HardTestOutcomes], student: str, supervisor: st
     Its 95% interval is a percentile bootstrap over seeds (when there are several) and hard-test items.
     n/a when the gap ceiling - supervisor has a bootstrap interval that reaches 0, or a model is missing.
     """
-    if not seeds:
-        raise MethodError("seeds: must hold at least one seed's outcomes (got 0)")
-    names = (student, supervisor, ceiling)
-    if any(name not in seed.correct for seed in seeds for name in names):
-        return PGREstimate(None, None)
-    means = [float(np.mean([seed.accuracy(name) for seed in seeds])) for name in names]
-    samples = _bootstrap_mean_accuracies(seeds, names)  # (3, B)
-    gaps = samples[2] - samples[1]
-    gap_low = float(np.quantile(gaps, (1 - CONFIDENCE) / 2))
-    gap = means[2] - means[1]
-    if gap <= 0 or gap_low <= 0:
-        return PGREstimate(None, None)
-    value = (means[0] - means[1]) / gap
-    usable = gaps > 0
-    ratios = (samples[0][usable] - samples[1][usable]) / gaps[usable]
-    low, high = (float(q) for q in np.quantile(ratios, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2]))
-    return PGREstimate(value, Interval(estimate=value, low=low, high=high))
+    return MeanAccuracySamples.draw(seeds).pgr(student, supervisor, ceiling)
+
+
+@dataclass(frozen=True)
+class MeanAccuracySamples:
+    """Every model's mean accuracy over seeds, and its paired bootstrap samples (one draw for all PGRs)."""
+
+    means: Mapping[str, float]
+    samples: Mapping[str, npt.NDArray[np.float64]]
+    """Model -> mean accuracy in each of the B resamples (the same resampled items for every model)."""
+
+    @classmethod
+    def draw(cls, seeds: Sequence[HardTestOutcomes]) -> MeanAccuracySamples:
+        if not seeds:
+            raise MethodError("seeds: must hold at least one seed's outcomes (got 0)")
+        names = [name for name in seeds[0].correct if all(name in seed.correct for seed in seeds)]
+        means = {name: float(np.mean([seed.accuracy(name) for seed in seeds])) for name in names}
+        drawn = _bootstrap_mean_accuracies(seeds, names) if names else np.zeros((0, BOOTSTRAP_RESAMPLES))
+        return cls(means, dict(zip(names, drawn, strict=True)))
+
+    def pgr(self, student: str, supervisor: str, ceiling: str) -> PGREstimate:
+        """The PGR of ``student`` over ``supervisor`` with its interval (see `pgr_estimate`)."""
+        if any(name not in self.means for name in (student, supervisor, ceiling)):
+            return PGREstimate(None, None)
+        gaps = self.samples[ceiling] - self.samples[supervisor]
+        gap = self.means[ceiling] - self.means[supervisor]
+        if gap <= 0 or float(np.quantile(gaps, (1 - CONFIDENCE) / 2)) <= 0:
+            return PGREstimate(None, None)
+        value = (self.means[student] - self.means[supervisor]) / gap
+        usable = gaps > 0
+        ratios = (self.samples[student][usable] - self.samples[supervisor][usable]) / gaps[usable]
+        low, high = (float(q) for q in np.quantile(ratios, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2]))
+        return PGREstimate(value, Interval(estimate=value, low=low, high=high))
 
 
 def above_chance(correct: npt.ArrayLike, labels: npt.ArrayLike) -> bool:
@@ -132,13 +148,13 @@ def _bootstrap_mean_accuracies(seeds: Sequence[HardTestOutcomes], names: Sequenc
     count = len(seeds)
     chosen = rng.integers(0, count, size=(BOOTSTRAP_RESAMPLES, count)) if count > 1 else None
     totals = np.zeros((len(names), BOOTSTRAP_RESAMPLES))
+    stacked = [np.stack([np.asarray(seed.correct[name], dtype=np.float64) for name in names]) for seed in seeds]
     for column in range(count):
         seed_of = np.full(BOOTSTRAP_RESAMPLES, column) if chosen is None else chosen[:, column]
-        for index, seed in enumerate(seeds):
+        for index, correct in enumerate(stacked):
             rows = np.flatnonzero(seed_of == index)
             if rows.size == 0:
                 continue
-            correct = np.stack([np.asarray(seed.correct[name], dtype=np.float64) for name in names])
             items = rng.integers(0, correct.shape[1], size=(rows.size, correct.shape[1]))
             totals[:, rows] += correct[:, items].mean(axis=-1)
     samples: npt.NDArray[np.float64] = totals / count

@@ -17,7 +17,7 @@ from ensemw2s.spec.results import PGRIntervals, PGRs
 from ensemw2s.spec.results_text import format_pgr
 from ensemw2s.trainer.method._checks import class_ids, class_labels, float_array
 from ensemw2s.trainer.method.errors import MethodError
-from ensemw2s.trainer.method.intervals import HardTestOutcomes, pgr_estimate
+from ensemw2s.trainer.method.intervals import HardTestOutcomes, MeanAccuracySamples
 
 __all__ = ["PGR_DEFINITIONS", "accuracy", "format_pgr", "performance_gap_recovered", "pgrs_with_intervals"]
 
@@ -70,9 +70,10 @@ def performance_gap_recovered(student: float | None, weak: float | None, ceiling
 
 def pgrs_with_intervals(outcomes: Sequence[HardTestOutcomes]) -> tuple[PGRs, PGRIntervals]:
     """The three PGRs of the mean accuracies over ``outcomes`` (one per seed) and their 95% intervals."""
+    samples = MeanAccuracySamples.draw(outcomes)
     values: dict[str, float | None] = {}
     intervals: dict[str, object] = {}
     for field, (student, supervisor) in PGR_DEFINITIONS.items():
-        estimate = pgr_estimate(outcomes, student, supervisor, "ceiling")
+        estimate = samples.pgr(student, supervisor, "ceiling")
         values[field], intervals[field] = estimate.value, estimate.interval
     return PGRs.model_validate(values), PGRIntervals.model_validate(intervals)

@@ -1,7 +1,7 @@
 """Stage ``prepare``: load the dataset, rate difficulty, split, tokenise once for each model.
 
 Writes ``examples.json`` (per split: ids, texts, labels, difficulty; and ``numClasses``, K),
-``labels.npz`` and one token file per model role (``tokens-weak.pt``, ``tokens-strong.pt``) that every later stage reuses.
+``labels.npz`` and one token file per model role and split that every later stage reuses.
 """
 
 from __future__ import annotations

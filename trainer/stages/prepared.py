@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
@@ -83,6 +83,7 @@ class PreparedData:
     """Lazy reader of a prepare stage's output."""
 
     output: StageOutput
+    _tokens: dict[tuple[Role, str], EncodedTexts] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def labels(self) -> dict[str, np.ndarray]:
@@ -98,7 +99,11 @@ class PreparedData:
         return corpus_of(self.texts)
 
     def tokens(self, role: Role, split: str) -> EncodedTexts:
-        return EncodedTexts.load(self.output.local_path(tokens_file(role, split)))
+        """The split's token file, read once per stage (a round trains several models on it)."""
+        key = (role, split)
+        if key not in self._tokens:
+            self._tokens[key] = EncodedTexts.load(self.output.local_path(tokens_file(role, split)))
+        return self._tokens[key]
 
     @cached_property
     def num_classes(self) -> int:

@@ -81,12 +81,12 @@ def run(context: StageContext) -> StageResult:
         # boosting cannot continue from a learner at chance.
         alpha, reason = None, chance_stop_reason(round_, eps, num_classes)
         notes.append(f"{reason}; round 0 is kept as the single weak supervisor")
-    elif samme.whole_weight:
+    elif samme.alpha is None:  # no measured error: the whole weight, and nothing left to boost
         alpha, reason = None, whole_weight_stop_reason(round_)
         notes.append(reason)
     else:
         alpha = samme.alpha
-        next_weights = update_weights(weights, errors, samme.alpha or 0.0)
+        next_weights = update_weights(weights, errors, samme.alpha)
     if samme.degenerate and not bagging and samme.alpha is not None:
         notes.append(degenerate_note(round_))
     record = {
