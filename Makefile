@@ -36,5 +36,8 @@ bench: $(STAMP)
 	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/bench/train_throughput.py
 	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/bench/inference.py
 
+crd: $(STAMP)
+	cd /tmp && $(CURDIR)/$(BIN)/python -c "from ensemw2s.operator.crd import main; main()"
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -1,4 +1,4 @@
-"""Local commands: ``w2sctl run`` (the embedded default: no cluster) and ``w2sctl validate``."""
+"""Local commands: ``w2sctl run`` (the embedded default: no cluster); ``w2sctl validate`` is in :mod:`.validate`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from ensemw2s.spec import Severity, Target, load_manifest, semantic_problems
+from ensemw2s.spec import Severity, Stage, StageGraph, load_manifest, semantic_problems
 
 from .errors import CliError, ExitCode
 from .output import OutputFormat
@@ -14,23 +14,6 @@ from .results_view import results_rows
 from .state import State
 
 STORE_HELP = "Artifact store root: a directory or an fsspec URL (env W2S_STORE, default ./runs)."
-
-
-def validate(
-    ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="Experiment YAML.", exists=False)],
-    cluster: Annotated[bool, typer.Option("--cluster", help="Also apply the cluster's checks (storage).")] = False,
-) -> None:
-    """Check an experiment file offline: schema and semantic checks, the same ones the operator runs."""
-    state: State = ctx.obj
-    manifest = load_manifest(file)
-    found = semantic_problems(manifest.spec, Target.CLUSTER if cluster else Target.LOCAL)
-    for item in found:
-        state.err.print(f"{item.severity.value}: {item}", markup=False, highlight=False)
-    errors = [p for p in found if p.severity is Severity.ERROR]
-    if errors:
-        raise CliError(f"{file}: {len(errors)} error(s)")
-    print(f"{file}: valid ({manifest.namespace}/{manifest.name})")
 
 
 def run(
@@ -46,6 +29,15 @@ def run(
         ),
     ] = True,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads for torch.")] = None,
+    redo: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--redo",
+            metavar="STAGE",
+            help="Run this stage (e.g. weak-s1-r1) again, and every stage downstream of it; the other finished "
+            "stages are reused. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment here, in-process, stage by stage (CPU or one GPU), and print its results."""
     from ensemw2s.spec import build_stage_graph
@@ -63,20 +55,24 @@ def run(
         if warning.severity is Severity.WARNING:
             state.err.print(f"warning: {warning}", markup=False, highlight=False)
     root = store or "runs"
-    stages = len(build_stage_graph(manifest.spec).stages)
+    graph = build_stage_graph(manifest.spec)
+    redo_stages = [_graph_stage(graph, name) for name in redo or []]
+    stages = len(graph.stages)
     from .progress import progress_for
 
     sink = progress_for(state.err, stages)
     try:
         with sink:
-            outcome = run_experiment(manifest, root, sink, fresh=not resume)
+            outcome = run_experiment(manifest, root, sink, fresh=not resume, redo=redo_stages)
     except StageFailed as exc:
         raise CliError(f"{manifest.name}: {exc}", ExitCode.EXPERIMENT_FAILED) from exc
     except TrainerError as exc:  # the store, not the experiment: e.g. the run is already going elsewhere
         raise CliError(f"{manifest.name}: {exc}") from exc
     skipped = sum(1 for s in outcome.summaries.values() if s.skipped)
     if skipped:
-        state.err.print(f"{skipped} of {stages} stages were already done and reused (--fresh to redo them)")
+        state.err.print(
+            f"{skipped} of {stages} stages were already done and reused (--redo STAGE to redo one, --fresh for all)"
+        )
     from ensemw2s.spec.results import ExperimentResults
 
     results = ExperimentResults.model_validate(_read_results(outcome.results_path))
@@ -85,6 +81,17 @@ def run(
         state.err.print(
             f"report: {outcome.report_path} (results.json and plots beside it)", soft_wrap=True, highlight=False
         )
+
+
+def _graph_stage(graph: StageGraph, name: str) -> Stage:
+    """The stage ``--redo`` names; a usage error listing the experiment's stages otherwise."""
+    try:
+        return graph.by_name(name)
+    except KeyError:
+        raise typer.BadParameter(
+            f"not a stage of this experiment (got {name!r}); stages: {', '.join(graph.names())}",
+            param_hint="'--redo'",
+        ) from None
 
 
 def _read_results(path: str) -> dict[str, object]:
@@ -99,4 +106,3 @@ def _read_results(path: str) -> dict[str, object]:
 
 def register(app: typer.Typer) -> None:
     app.command()(run)
-    app.command()(validate)

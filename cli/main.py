@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from ensemw2s.spec import SpecError
 
-from . import local
+from . import local, validate
 from .errors import CliError, ExitCode
 from .output import OutputFormat
 from .state import State
@@ -40,6 +40,7 @@ def root(
 
 
 local.register(app)
+validate.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,10 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         if debug:
             raise
-        lines = str(exc).splitlines()
-        print(f"Error: {lines[0]}", file=sys.stderr)
-        for line in lines[1:]:
-            print(f"       {line}", file=sys.stderr)
+        _print_error(str(exc))
         return int(ExitCode.ERROR)
     except KeyboardInterrupt:
         print("Error: interrupted; run the same command again to resume", file=sys.stderr)
@@ -68,9 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        if getattr(type(exc), "permanent", False) is True:  # bad data or model (DatasetError, ModelError): worded
+            _print_error(str(exc) or type(exc).__name__)
+            return int(ExitCode.ERROR)
         print(f"Error: {type(exc).__name__}: {exc} (set W2SCTL_DEBUG=1 for a traceback)", file=sys.stderr)
         return int(ExitCode.ERROR)
     return int(ExitCode.OK)
+
+
+def _print_error(message: str) -> None:
+    """One ``Error:`` line per problem, the later ones indented under the first."""
+    first, *rest = message.splitlines() or [message]
+    print(f"Error: {first}", file=sys.stderr)
+    for line in rest:
+        print(f"       {line}", file=sys.stderr)
 
 
 def entrypoint() -> None:

@@ -2,7 +2,8 @@
 
 Every message follows the project's formula ``<where>: <what> (got <value>); <fix>``.
 
-Mapping (done in ``handlers.py``, the only module that imports kopf):
+Mapping (done in ``handlers.py`` by ``as_kopf_errors``; kopf is imported only by the runtime modules
+``handlers.py``, ``settings.py`` and ``__main__.py``, never by the pure core):
 
 - :class:`PermanentError` -> ``kopf.PermanentError``: retrying cannot help (an invalid spec, an
   object the operator does not own, a resource without a uid). Report it in status/events and stop.

@@ -25,14 +25,12 @@ from ensemw2s.spec import (
     ExperimentManifest,
     Resources,
     Stage,
-    StageInvocation,
     StageKind,
     Task,
     cleanup_command,
     stage_command,
-    stage_environment,
 )
-from ensemw2s.spec.contract import DEFAULT_TERMINATION_LOG, ENV_RANK_HINT
+from ensemw2s.spec.contract import DEFAULT_TERMINATION_LOG, ENV_RANK_HINT, ExitCode, experiment_environment
 
 from .errors import PermanentError
 from .naming import (
@@ -53,8 +51,6 @@ TMP_VOLUME = "tmp"
 SHM_VOLUME = "dshm"
 RUN_AS_USER = 1000
 RENDEZVOUS_PORT = 29500
-EXIT_USAGE = 2
-"""The trainer's exit code for a bad spec or bad arguments: retrying cannot help."""
 SMALL_RESOURCES = Resources(gpus=0, cpu="500m", memory="2Gi")
 CLEANUP_RESOURCES = Resources(gpus=0, cpu="100m", memory="512Mi")
 """``trainer clean`` loads no model: it lists and deletes files (torch is never imported)."""
@@ -182,15 +178,15 @@ def is_multi_node(manifest: ExperimentManifest, stage: Stage) -> bool:
     return stage.kind is StageKind.STRONG and manifest.spec.strong.nodes > 1
 
 
-def _store_env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
-    """The stage contract's environment (manifest, store, termination log) and the scratch caches."""
-    invocation = StageInvocation(stage, manifest, store_location(manifest), DEFAULT_TERMINATION_LOG)
-    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in stage_environment(invocation).items()]
+def _store_env(manifest: ExperimentManifest) -> list[dict[str, Any]]:
+    """The contract's environment (manifest, store, termination log) and the scratch caches."""
+    contract = experiment_environment(manifest, store_location(manifest), DEFAULT_TERMINATION_LOG)
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in contract.items()]
     return env + [{"name": k, "value": v} for k, v in SCRATCH_ENV.items()]
 
 
 def _env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
-    env = _store_env(manifest, stage)
+    env = _store_env(manifest)
     token_secret = manifest.spec.storage.hf_token_secret_ref
     if token_secret:
         env.append({"name": HF_TOKEN_KEY, "valueFrom": {"secretKeyRef": {"name": token_secret, "key": HF_TOKEN_KEY}}})
@@ -231,17 +227,17 @@ def _volumes(manifest: ExperimentManifest, resources: Resources) -> tuple[list[d
     return volumes, mounts
 
 
-def _command(manifest: ExperimentManifest, stage: Stage, resources: Resources) -> list[str]:
+def _command(manifest: ExperimentManifest, stage: Stage, resources: Resources, redo: bool) -> list[str]:
     """One process per GPU; strong stages with ``nodes > 1`` (or several GPUs) start through torchrun."""
     nodes = manifest.spec.strong.nodes if stage.kind is StageKind.STRONG else 1
-    return stage_command(stage, nodes=nodes, processes_per_node=max(resources.gpus, 1))
+    return stage_command(stage, nodes=nodes, processes_per_node=max(resources.gpus, 1), redo=redo)
 
 
 def _container(
-    manifest: ExperimentManifest, stage: Stage, resources: Resources, mounts: list[dict[str, Any]]
+    manifest: ExperimentManifest, stage: Stage, resources: Resources, mounts: list[dict[str, Any]], redo: bool
 ) -> dict[str, Any]:
     container = _base_container(
-        manifest, _command(manifest, stage, resources), _env(manifest, stage), resources, mounts
+        manifest, _command(manifest, stage, resources, redo), _env(manifest, stage), resources, mounts
     )
     if is_multi_node(manifest, stage):
         container["ports"] = [{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"}]
@@ -278,10 +274,10 @@ def _base_container(
     return container
 
 
-def _pod_spec(manifest: ExperimentManifest, stage: Stage) -> dict[str, Any]:
+def _pod_spec(manifest: ExperimentManifest, stage: Stage, redo: bool) -> dict[str, Any]:
     resources = stage_resources(manifest, stage)
     volumes, mounts = _volumes(manifest, resources)
-    pod = _base_pod_spec(manifest, _container(manifest, stage, resources, mounts), volumes)
+    pod = _base_pod_spec(manifest, _container(manifest, stage, resources, mounts, redo), volumes)
     if is_multi_node(manifest, stage):
         pod["subdomain"] = service_name(manifest.name, stage)
     return pod
@@ -319,21 +315,23 @@ def _base_pod_spec(
 
 
 def pod_failure_policy() -> dict[str, Any]:
-    """Exit code 2 (bad spec or arguments) fails the Job at once; disruptions (preemption,
-    eviction, node drain) do not count against ``backoffLimit``."""
+    """A permanent failure (``ExitCode.PERMANENT``: bad spec, arguments, data or model) fails the Job at
+    once; other failures are retried up to ``backoffLimit``; disruptions (preemption, eviction, node drain)
+    do not count against it."""
     return {
         "rules": [
             {
                 "action": "FailJob",
-                "onExitCodes": {"containerName": CONTAINER, "operator": "In", "values": [EXIT_USAGE]},
+                "onExitCodes": {"containerName": CONTAINER, "operator": "In", "values": [int(ExitCode.PERMANENT)]},
             },
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
         ]
     }
 
 
-def build_stage_job(manifest: ExperimentManifest, stage: Stage, owner: Owner) -> dict[str, Any]:
-    """The ``batch/v1`` Job that runs one stage of an experiment."""
+def build_stage_job(manifest: ExperimentManifest, stage: Stage, owner: Owner, *, redo: bool = False) -> dict[str, Any]:
+    """The ``batch/v1`` Job that runs one stage of an experiment; ``redo`` (a retry asked for by the user)
+    makes the trainer discard the stage's finished output and run it again."""
     spec = manifest.spec
     policy = spec.run_policy
     labels = stage_labels(manifest.name, stage)
@@ -346,7 +344,7 @@ def build_stage_job(manifest: ExperimentManifest, stage: Stage, owner: Owner) ->
         # Kueue admits a queued Job by unsuspending it, so a queued Job starts suspended.
         "suspend": policy.suspend or bool(spec.scheduling.queue_name),
         "podFailurePolicy": pod_failure_policy(),
-        "template": {"metadata": {"labels": labels}, "spec": _pod_spec(manifest, stage)},
+        "template": {"metadata": {"labels": labels}, "spec": _pod_spec(manifest, stage, redo)},
     }
     if policy.active_deadline_seconds is not None:
         job_spec["activeDeadlineSeconds"] = policy.active_deadline_seconds
@@ -378,8 +376,7 @@ def build_cleanup_job(manifest: ExperimentManifest, owner: Owner) -> dict[str, A
     """
     labels = cleanup_labels(manifest.name)
     volumes, mounts = _volumes(manifest, CLEANUP_RESOURCES)
-    # The stage contract's environment; clean reads the manifest and the store only (the stage is unused).
-    env = _store_env(manifest, Stage(StageKind.REPORT))
+    env = _store_env(manifest)
     container = _base_container(manifest, cleanup_command(), env, CLEANUP_RESOURCES, mounts)
     return {
         "apiVersion": "batch/v1",

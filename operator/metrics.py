@@ -21,6 +21,7 @@ from collections import Counter as Tally
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
+from ensemw2s.spec.results import PGRs
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 STAGE_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0)
@@ -72,17 +73,18 @@ class OperatorMetrics:
 
     # -- per experiment ----------------------------------------------------------------------------
 
-    def set_experiment(self, namespace: str, name: str, phase: str, pgrs: Mapping[str, float | None]) -> None:
-        """Record an experiment's phase and PGRs (``None`` PGRs are not exported)."""
+    def set_experiment(self, namespace: str, name: str, phase: str, pgrs: PGRs | None) -> None:
+        """Record an experiment's phase and mean PGRs, one series per baseline (``w2s_vs_weak``, ...);
+        an undefined PGR (n/a in the report) has no series."""
         self._phases[(namespace, name)] = phase
         self._refresh_phases()
         key = (namespace, name)
-        present = {baseline for baseline, value in pgrs.items() if value is not None}
+        values: Mapping[str, float | None] = {} if pgrs is None else pgrs.model_dump()
+        defined = {baseline: value for baseline, value in values.items() if value is not None}
+        present = set(defined)
         for baseline in self._pgr_series.get(key, set()) - present:
             self.pgr.remove(namespace, name, baseline)
-        for baseline in present:
-            value = pgrs[baseline]
-            assert value is not None
+        for baseline, value in defined.items():
             self.pgr.labels(namespace, name, baseline).set(value)
         if present:
             self._pgr_series[key] = present

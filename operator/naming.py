@@ -24,6 +24,8 @@ LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
 ANNOTATION_COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
 ANNOTATION_RETRY = "ensemw2s.io/retry"
 """Set to a new value (e.g. a timestamp) to rerun the failed stages of an experiment."""
+ANNOTATION_REDO = "ensemw2s.io/redo"
+"""Set to stage names (``weak-s1-r1`` or ``weak-s1-r1,strong-s1-w2s``) to redo them and what depends on them."""
 ANNOTATION_EXPERIMENT_UID = "ensemw2s.io/experiment-uid"
 """On the cleanup Job (which has no ownerReference): the uid of the experiment whose artifacts it deletes."""
 CLEANUP = "cleanup"
@@ -116,6 +118,7 @@ def experiment_selector(experiment: str) -> str:
 __all__ = [
     "ANNOTATION_COMPLETION_INDEX",
     "ANNOTATION_EXPERIMENT_UID",
+    "ANNOTATION_REDO",
     "ANNOTATION_RETRY",
     "CLEANUP",
     "LABEL_EXPERIMENT",

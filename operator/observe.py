@@ -13,12 +13,15 @@ from enum import StrEnum
 from typing import Any
 
 from ensemw2s.spec import Stage, StageSummary
+from ensemw2s.spec.results import ExperimentResults
+from pydantic import ValidationError
 
 from .errors import ForeignObjectError
 from .jobs import CONTAINER
 from .naming import ANNOTATION_COMPLETION_INDEX, LABEL_JOB_NAME, LABEL_STAGE
 
-LOG_TAIL_LINES = 10
+LOG_TAIL_LINES = 20
+"""Last log lines kept of a failed stage: from its termination message, else read from its pod's log."""
 LOG_TAIL_CHARS = 1024
 _LEGACY_JOB_NAME_LABEL = "job-name"
 
@@ -46,6 +49,24 @@ class ObservedJob:
     log_tail: str | None = None
     deleting: bool = False
     """The Job has a deletionTimestamp: it is going away (e.g. for a retry) and does not count."""
+    uid: str | None = None
+    """The Job's uid: tells the Job a redo replaces from the one created for it."""
+
+    @property
+    def results(self) -> ExperimentResults | None:
+        """The report stage's results, typed; None without a summary, without results, or unreadable."""
+        return report_results(self.summary)
+
+
+def report_results(summary: StageSummary | None) -> ExperimentResults | None:
+    """The experiment results a (report) stage's summary carries, as the typed model; None when absent or
+    not readable by this operator (a newer trainer's fields): the status then keeps the results it had."""
+    if summary is None or summary.results is None:
+        return None
+    try:
+        return ExperimentResults.model_validate(summary.results)
+    except ValidationError:
+        return None
 
 
 def _get(obj: Mapping[str, Any] | None, *path: str) -> Any:
@@ -135,6 +156,12 @@ def _pending_reason(pods: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def newest_failed_pod(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    """The name of the pod whose log explains a failure: the newest failed one, else the newest."""
+    failed = [p for p in pods if _get(p, "status", "phase") == "Failed"] or list(pods)
+    return str(_get(_newest_first(failed)[0], "metadata", "name")) if failed else None
+
+
 def _log_tail(pods: Sequence[Mapping[str, Any]]) -> str | None:
     """The newest failed pod's termination message (its last log lines), when it is not a summary."""
     for pod in _newest_first(pods):
@@ -165,11 +192,19 @@ def _summary(pods: Sequence[Mapping[str, Any]]) -> StageSummary | None:
     return None
 
 
-def _phase(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> JobPhase:
+def job_outcome(job: Mapping[str, Any]) -> JobPhase | None:
+    """SUCCEEDED or FAILED from a Job's conditions; None while it has not ended."""
     if _true_condition(job, "Complete", "SuccessCriteriaMet") is not None:
         return JobPhase.SUCCEEDED
     if _true_condition(job, "Failed", "FailureTarget") is not None:
         return JobPhase.FAILED
+    return None
+
+
+def _phase(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> JobPhase:
+    outcome = job_outcome(job)
+    if outcome is not None:
+        return outcome
     if _get(job, "spec", "suspend") is True or _true_condition(job, "Suspended") is not None:
         return JobPhase.SUSPENDED
     running = any(_get(p, "status", "phase") == "Running" for p in pods)
@@ -219,6 +254,7 @@ def observe_job(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Ob
         summary=_summary(pods) if phase is JobPhase.SUCCEEDED else None,
         log_tail=_log_tail(pods) if failed else None,
         deleting=_get(job, "metadata", "deletionTimestamp") is not None,
+        uid=_get(job, "metadata", "uid"),
     )
 
 
@@ -250,4 +286,16 @@ def observe_jobs(jobs: Sequence[Mapping[str, Any]], pods: Sequence[Mapping[str, 
     return observed
 
 
-__all__ = ["JobPhase", "ObservedJob", "failure_reason", "observe_job", "observe_jobs", "pods_of_job", "stage_of_job"]
+__all__ = [
+    "LOG_TAIL_LINES",
+    "JobPhase",
+    "ObservedJob",
+    "failure_reason",
+    "job_outcome",
+    "newest_failed_pod",
+    "observe_job",
+    "observe_jobs",
+    "pods_of_job",
+    "report_results",
+    "stage_of_job",
+]

@@ -15,6 +15,15 @@ Rules (see also ``status_model``):
   ensemw2s.io/retry=$(date +%s) --overwrite``). The plan deletes the failed Jobs and recreates them
   once they are gone; only the failed part (and what waits on it) runs again, and the trainer skips
   finished work by stage key. Each recreation counts in the stage's ``retries``.
+- **Redo**: set the annotation ``ensemw2s.io/redo`` to stage names (``kubectl annotate w2sx NAME
+  ensemw2s.io/redo=weak-s1-r1 --overwrite``; several: ``weak-s1-r1,strong-s1-w2s``; the same stages
+  again: a new value such as ``weak-s1-r1@2``, see :mod:`.redo`). Those stages and every stage downstream
+  of them become ``Redoing``, recorded in ``status.redoingStages`` with the uid of the Job each one
+  replaces: that Job, finished or running, is deleted; once it is gone the stage is created again when
+  its dependencies have succeeded, with the contract's ``--redo`` (the trainer discards the stage's
+  finished output: downstream keys do not change with upstream outputs, so they need ``--redo`` too).
+  Any other Job of the stage is the new one and ends its redo (no clocks compared). A name that is not a
+  stage refuses the whole value with a ``RedoRefused`` Warning event.
 - **Suspend**: ``spec.runPolicy.suspend: true`` suspends every unfinished Job and creates none;
   ``false`` resumes them. Jobs queued in Kueue (``spec.scheduling.queueName``) are never resumed by
   the operator: Kueue admits them.
@@ -31,7 +40,7 @@ Rules (see also ``status_model``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,22 +56,26 @@ from ensemw2s.spec import (
     build_stage_graph,
     semantic_problems,
 )
+from ensemw2s.spec.results import ExperimentResults
 
-from .naming import ANNOTATION_RETRY, job_name
+from .naming import ANNOTATION_REDO, ANNOTATION_RETRY, job_name
 from .observe import JobPhase, ObservedJob
+from .redo import redo_message, redo_request
 from .spec_changes import MUTABLE_FIELDS, changed_fields, fixed_spec, graph_spec, refusal_message, spec_hash
 from .status_model import (
     ConditionType,
     ExperimentStatus,
     Phase,
+    RedoingStage,
     StageCounts,
     StagePhase,
     StageRequest,
     StageStatus,
+    StageSummaryStatus,
     bound_stages,
     is_true,
-    parse_status,
     parse_time,
+    pgr_text,
     rfc3339,
     set_condition,
 )
@@ -71,6 +84,8 @@ CREATE_GRACE = timedelta(seconds=60)
 EVENT_MESSAGE_LIMIT = 1024
 
 _ACTIVE = {StagePhase.CREATING, StagePhase.PENDING, StagePhase.QUEUED, StagePhase.RUNNING}
+_AGAIN = {StagePhase.RETRYING, StagePhase.REDOING}
+"""Stages whose Job is being replaced: they count as active."""
 _FROM_JOB = {
     JobPhase.PENDING: StagePhase.PENDING,
     JobPhase.RUNNING: StagePhase.RUNNING,
@@ -90,24 +105,26 @@ class EventSpec:
 @dataclass(frozen=True)
 class Plan:
     create: tuple[Stage, ...] = ()
+    redo: frozenset[Stage] = frozenset()
+    """The stages of ``create`` whose Job runs with ``--redo``."""
     suspend: tuple[str, ...] = ()
     """Job names to set ``spec.suspend: true`` on."""
     resume: tuple[str, ...] = ()
     """Job names to set ``spec.suspend: false`` on."""
     delete: tuple[str, ...] = ()
-    """Failed Job names to delete for a retry."""
-    status: dict[str, Any] = field(default_factory=dict)
-    """The full new ``.status`` (JSON, camelCase; None values remove fields under a merge patch)."""
+    """Job names to delete for a retry or a redo."""
+    status: ExperimentStatus = field(default_factory=ExperimentStatus)
+    """The full new ``.status`` (written as JSON by ``status.to_json_dict()``)."""
     events: tuple[EventSpec, ...] = ()
 
 
 # --- stage states -------------------------------------------------------------------------------
 
 
-def _summary_dict(job: ObservedJob) -> dict[str, Any] | None:
+def _summary_status(job: ObservedJob) -> StageSummaryStatus | None:
     if job.summary is None:
         return None
-    return {"seconds": job.summary.seconds, "skipped": job.summary.skipped, "metrics": dict(job.summary.metrics)}
+    return StageSummaryStatus(seconds=job.summary.seconds, skipped=job.summary.skipped, metrics=job.summary.metrics)
 
 
 def _entry_from_job(job: ObservedJob, previous: StageStatus | None, queued: bool) -> StageStatus:
@@ -125,7 +142,7 @@ def _entry_from_job(job: ObservedJob, previous: StageStatus | None, queued: bool
         completion_time=job.finished,
         reason=job.reason or (previous.reason if keep_failure and previous else None),
         message=(job.log_tail or (previous.message if keep_failure and previous else None) or None),
-        summary=_summary_dict(job),
+        summary=_summary_status(job),
     )
 
 
@@ -138,15 +155,22 @@ class _Ledger:
     failed: set[str]
     retrying: set[str]
     requested: dict[str, str]
+    redoing: dict[str, RedoingStage] = field(default_factory=dict)
+    """Stages to redo, each with the uid of the Job to replace (any other Job is the one created for it)."""
     busy: set[str] = field(default_factory=set)
     """Stages that must not be created now (a Job exists, is being deleted, or was just asked for)."""
     delete: list[str] = field(default_factory=list)
-    results: dict[str, Any] | None = None
+    results: ExperimentResults | None = None
     """The report's results, when its Job is seen succeeded with a summary."""
 
 
 def _observe(
-    previous: ExperimentStatus, observed: Sequence[ObservedJob], now: datetime, queued: bool, retry: bool
+    previous: ExperimentStatus,
+    observed: Sequence[ObservedJob],
+    now: datetime,
+    queued: bool,
+    retry: bool,
+    redo: Sequence[Stage] = (),
 ) -> _Ledger:
     jobs: dict[str, ObservedJob] = {}
     for seen in observed:
@@ -159,15 +183,24 @@ def _observe(
         failed=set(previous.failed_stages),
         retrying=set(previous.retrying_stages),
         requested={r.name: r.requested_at for r in previous.requested_stages},
+        redoing={r.name: r for r in previous.redoing_stages},
     )
+    for stage in redo:  # a new request: also replaces the Jobs created for an earlier one
+        old = jobs.get(stage.name)
+        ledger.redoing[stage.name] = RedoingStage(
+            name=stage.name, requested_at=rfc3339(now), replaces=old.uid if old is not None else None
+        )
+        ledger.requested.pop(stage.name, None)
     # Observed failures join the ledger first, so a retry requested now covers them too.
     ledger.failed |= {n for n, j in jobs.items() if j.phase is JobPhase.FAILED and not j.deleting} - ledger.retrying
     if retry:
         ledger.retrying |= ledger.failed
         ledger.failed.clear()
     names = set(jobs) | ledger.succeeded | ledger.failed | ledger.retrying | set(ledger.requested) | set(prev_entries)
-    for name in names:
+    for name in names | set(ledger.redoing):
         job, prev = jobs.get(name), prev_entries.get(name)
+        if name in ledger.redoing and _replaced(ledger, name, job, prev):
+            continue
         if name in ledger.retrying and (job is None or job.deleting or job.phase is JobPhase.FAILED):
             _retrying(ledger, name, job, prev)
         elif job is not None and not job.deleting:
@@ -177,8 +210,8 @@ def _observe(
             entry = _entry_from_job(job, prev, queued)
             ledger.entries[name] = entry
             if entry.phase is StagePhase.SUCCEEDED:
-                if job.stage.kind is StageKind.REPORT and job.summary is not None and job.summary.results:
-                    ledger.results = dict(job.summary.results)
+                if job.stage.kind is StageKind.REPORT and job.results is not None:
+                    ledger.results = job.results
                 ledger.succeeded.add(name)
                 ledger.failed.discard(name)
             elif entry.phase is StagePhase.FAILED:
@@ -199,6 +232,28 @@ def _retrying(ledger: _Ledger, name: str, job: ObservedJob | None, prev: StageSt
         ledger.busy.add(name)
         if not job.deleting:
             ledger.delete.append(job.name)
+
+
+def _replaced(ledger: _Ledger, name: str, job: ObservedJob | None, prev: StageStatus | None) -> bool:
+    """A stage being redone: its old Job is deleted and awaited; True while the stage stays ``Redoing``.
+
+    False once another Job is seen (the one created for the redo: it is observed as usual).
+    """
+    if job is not None and not job.deleting and job.uid != ledger.redoing[name].replaces:
+        del ledger.redoing[name]
+        return False
+    ledger.succeeded.discard(name)
+    ledger.failed.discard(name)
+    ledger.retrying.discard(name)
+    if job is not None:
+        ledger.busy.add(name)
+        if not job.deleting:
+            ledger.delete.append(job.name)
+    elif name in ledger.requested:
+        return False  # created for the redo, not seen yet: Creating (see _remembered)
+    base = prev or StageStatus(name=name, phase=StagePhase.REDOING)
+    ledger.entries[name] = base.model_copy(update={"phase": StagePhase.REDOING, "summary": None})
+    return True
 
 
 def _remembered(ledger: _Ledger, name: str, job: ObservedJob | None, prev: StageStatus | None, now: datetime) -> None:
@@ -227,14 +282,13 @@ def _event(reason: str, message: str, type_: str = "Normal") -> EventSpec:
 
 
 def plan_rejected(
-    problems: Sequence[Problem], generation: int | None, previous_status: Mapping[str, Any], now: datetime
+    problems: Sequence[Problem], generation: int | None, previous: ExperimentStatus, now: datetime
 ) -> Plan:
     """An invalid spec: ``Accepted=False`` (reason InvalidSpec), phase Invalid, nothing created.
 
     Everything else in the status (finished stages, results) is kept, so fixing the spec continues
     where the experiment was.
     """
-    previous = parse_status(previous_status)
     errors = [p for p in problems if p.severity is Severity.ERROR] or list(problems)
     message = "\n".join(str(p) for p in errors) or "the spec is invalid"
     before = previous.condition(ConditionType.ACCEPTED)
@@ -253,13 +307,13 @@ def plan_rejected(
     )
     repeated = before is not None and before.reason == "InvalidSpec" and before.message == message
     events = () if repeated else (_event("InvalidSpec", message, "Warning"),)
-    return Plan(status=status.to_json_dict(), events=events)
+    return Plan(status=status, events=events)
 
 
 def plan_reconcile(
     manifest: ExperimentManifest,
     observed: Sequence[ObservedJob],
-    previous_status: Mapping[str, Any],
+    previous: ExperimentStatus,
     generation: int | None,
     now: datetime,
 ) -> Plan:
@@ -268,9 +322,8 @@ def plan_reconcile(
     problems = semantic_problems(spec, Target.CLUSTER)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
-        return plan_rejected(errors, generation, previous_status, now)
+        return plan_rejected(errors, generation, previous, now)
     warnings = [p for p in problems if p.severity is Severity.WARNING]
-    previous = parse_status(previous_status)
     events: list[EventSpec] = []
 
     # Which spec is accepted, and is the current one still it?
@@ -291,8 +344,18 @@ def plan_reconcile(
     # Retry requested?
     token = manifest.metadata.annotations.get(ANNOTATION_RETRY)
     retry = token is not None and token != previous.retry_token
+    # Redo requested?
+    redo_token = manifest.metadata.annotations.get(ANNOTATION_REDO)
+    redo = None
+    if redo_token is not None and redo_token != previous.redo_token:
+        redo = redo_request(redo_token, graph)
+        if redo.refusal is not None:
+            events.append(_event("RedoRefused", redo.refusal, "Warning"))
+        else:
+            events.append(_event("Redoing", redo_message(redo)))
+
     queued = bool(spec.scheduling.queue_name) and not spec.run_policy.suspend
-    ledger = _observe(previous, observed, now, queued, retry)
+    ledger = _observe(previous, observed, now, queued, retry, redo.stages if redo is not None else ())
     if retry and ledger.retrying:
         names = ", ".join(sorted(ledger.retrying))
         events.append(_event("Retrying", f"retrying failed stages {names} ({ANNOTATION_RETRY}={token})"))
@@ -345,10 +408,11 @@ def plan_reconcile(
     events = leading + events + [e for e in milestones if e.reason not in _LEADING]
     return Plan(
         create=tuple(create),
+        redo=frozenset(stage for stage in create if stage.name in ledger.redoing),
         suspend=suspend,
         resume=resume,
         delete=tuple(ledger.delete),
-        status=status.to_json_dict(),
+        status=status,
         events=tuple(events),
     )
 
@@ -377,18 +441,6 @@ def _round(graph: StageGraph, succeeded: set[str]) -> str:
     return f"{done}/{total}"
 
 
-def pgr_text(results: Mapping[str, Any] | None) -> str | None:
-    """The report's mean EnsemW2S-vs-weak PGR (``meanPgr.ensemw2sVsWeak``), 2 decimals, ``n/a`` when undefined.
-
-    Never a mean of per-seed PGRs: the report says n/a when the gap is inside the test set's noise, and the
-    printer column must say the same.
-    """
-    if results is None:
-        return None
-    value = (results.get("meanPgr") or {}).get("ensemw2sVsWeak")
-    return f"{value:.2f}" if isinstance(value, int | float) else "n/a"
-
-
 def _status(
     *,
     manifest: ExperimentManifest,
@@ -405,11 +457,13 @@ def _status(
     order = graph.names()
     succeeded, failed = ledger.succeeded, ledger.failed
     report_done = "report" in succeeded
-    results = ledger.results if ledger.results is not None else previous.results
+    results = ledger.results
+    if results is None and "report" not in ledger.redoing:  # a report being redone has no results yet
+        results = previous.results
     suspended = spec.run_policy.suspend and not report_done
     failed_first = next((n for n in order if n in failed), min(failed, default=None))
     entries = list(ledger.entries.values())
-    active = [e.name for e in entries if e.phase in _ACTIVE or e.phase is StagePhase.RETRYING]
+    active = [e.name for e in entries if e.phase in _ACTIVE or e.phase in _AGAIN]
 
     def cond(conditions: list[Any], type_: ConditionType, ok: bool, yes: str, no: str, message: str) -> list[Any]:
         return set_condition(conditions, type_, ok, yes if ok else no, message, now, generation)
@@ -429,7 +483,7 @@ def _status(
         failure += f" (and {len(failed) - 1} more: {', '.join(sorted(failed - {failed_first or ''}))})"
     c = cond(c, ConditionType.FAILED, bool(failed), "StageFailed", "NoFailure", failure)
     pgr = pgr_text(results)
-    done_note = f"report ready; EnsemW2S PGR vs weak: {pgr}" if report_done else ""
+    done_note = f"report ready; EnsemW2S PGR vs weak: {pgr or 'n/a'}" if report_done else ""
     c = cond(
         c,
         ConditionType.SUCCEEDED,
@@ -448,7 +502,7 @@ def _status(
         phase, message = Phase.FAILED, failure.splitlines()[0] if failure else None
     elif suspended:
         phase, message = Phase.SUSPENDED, suspend_note
-    elif succeeded or any(e.phase in {StagePhase.RUNNING, StagePhase.RETRYING} for e in entries):
+    elif succeeded or any(e.phase is StagePhase.RUNNING or e.phase in _AGAIN for e in entries):
         phase, message = Phase.RUNNING, None
     else:
         phase, message = Phase.PENDING, None
@@ -460,7 +514,7 @@ def _status(
     counts = StageCounts(
         total=len(order),
         waiting=sum(name not in ledger.entries for name in order),
-        active=sum(e.phase in _ACTIVE or e.phase is StagePhase.RETRYING for e in entries),
+        active=sum(e.phase in _ACTIVE or e.phase in _AGAIN for e in entries),
         suspended=sum(e.phase is StagePhase.SUSPENDED for e in entries),
         succeeded=len(succeeded),
         failed=len(failed),
@@ -472,7 +526,7 @@ def _status(
         conditions=c,
         stage=failed_first or current,
         round=_round(graph, succeeded),
-        pgr=pgr_text(results),
+        pgr=pgr,
         stages=kept,
         stages_omitted=omitted,
         stage_counts=counts,
@@ -481,6 +535,8 @@ def _status(
         retrying_stages=sorted(ledger.retrying),
         requested_stages=[StageRequest(name=n, requested_at=t) for n, t in sorted(ledger.requested.items())],
         retry_token=manifest.metadata.annotations.get(ANNOTATION_RETRY, previous.retry_token),
+        redoing_stages=[ledger.redoing[n] for n in sorted(ledger.redoing)],
+        redo_token=manifest.metadata.annotations.get(ANNOTATION_REDO, previous.redo_token),
         results=results,
         accepted_spec_hash=accepted[0],
         accepted_spec=accepted[1],
@@ -536,7 +592,6 @@ __all__ = [
     "Plan",
     "changed_fields",
     "fixed_spec",
-    "pgr_text",
     "plan_reconcile",
     "plan_rejected",
     "spec_hash",

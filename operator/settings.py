@@ -100,8 +100,8 @@ def build_parser(environ: Mapping[str, str] = os.environ) -> argparse.ArgumentPa
     )
     parser.add_argument(
         "--kubeconfig",
-        default=environ.get("KUBECONFIG") or None,
-        help="kubeconfig path (default: in-cluster, else $KUBECONFIG or ~/.kube/config)",
+        default=None,
+        help="kubeconfig path (default: in-cluster, else $KUBECONFIG or ~/.kube/config, as Kopf logs in)",
     )
     parser.add_argument("--context", default=environ.get("W2S_KUBE_CONTEXT") or None, help="kubeconfig context")
     parser.add_argument(
@@ -187,10 +187,11 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] = o
 def kopf_settings(config: OperatorConfig) -> kopf.OperatorSettings:
     """Kopf settings for this operator (the choices are explained in docs/operator.md)."""
     settings = kopf.OperatorSettings()
-    # Cleanup needs no finalizer: Jobs and Services carry ownerReferences, so the garbage collector
-    # deletes them with the experiment. Kopf still adds one finalizer per experiment because the
-    # periodic resync is a Kopf timer (Kopf stops timers before an object goes); it is named after
-    # the project so `kubectl get -o yaml` says whose it is (docs/operator.md, "Deletion").
+    # One finalizer per experiment, added by Kopf because the operator has an on.delete handler
+    # (deletion.delete_artifacts: with runPolicy.deleteArtifacts the cleanup Job must end before the
+    # experiment goes) and a timer (stopped before the object goes). Stage Jobs and Services need none:
+    # they carry ownerReferences and the garbage collector deletes them. Named after the project so
+    # `kubectl get -o yaml` says whose it is (docs/operator.md, "Deletion").
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX, key=DIFFBASE_KEY)

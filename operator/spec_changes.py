@@ -1,7 +1,9 @@
 """Spec changes after an experiment started: which fields may change, and how a refusal reads.
 
-What an experiment *computes* is fixed once its first Job exists; how it *runs* (image, resources, nodes,
-scheduling, run policy, threads, secrets) may change and applies to Jobs created afterwards.
+What an experiment *computes* (the spec's ``Output`` fields) and where its artifacts live (``Location``) are
+fixed once its first Job exists; how it *runs* (the ``RuntimeOnly`` fields: image, resources, nodes,
+scheduling, run policy, threads, checkpoint interval, secrets) may change and applies to Jobs created
+afterwards. The roles are tagged on the spec models (``ensemw2s.spec.fields``), the stage keys read the same tags.
 """
 
 from __future__ import annotations
@@ -12,33 +14,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ensemw2s.spec import ExperimentSpec, problem
+from ensemw2s.spec.fields import FieldRole, fields_with_role, without_fields
 from pydantic import ValidationError
 
-MUTABLE_FIELDS: tuple[str, ...] = (
-    "image",
-    "runPolicy",
-    "scheduling",
-    "weak.resources",
-    "strong.resources",
-    "strong.nodes",
-    "runtime.threads",
-    "storage.secretRef",
-    "storage.hfTokenSecretRef",
-)
-"""Spec fields (camelCase paths under ``spec``) that may change after the experiment started."""
+MUTABLE_FIELDS: tuple[str, ...] = fields_with_role(ExperimentSpec, FieldRole.RUNTIME)
+"""Spec fields (camelCase paths under ``spec``) that may change after the experiment started: the ``RuntimeOnly`` ones."""
 
 
 def fixed_spec(spec: ExperimentSpec) -> dict[str, Any]:
-    """The spec without :data:`MUTABLE_FIELDS`: what an experiment computes."""
-    data: dict[str, Any] = spec.to_json_dict()
-    for path in MUTABLE_FIELDS:
-        *parents, leaf = path.split(".")
-        node: Any = data
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
-    return data
+    """The spec without :data:`MUTABLE_FIELDS`: what an experiment computes, and where it keeps its artifacts."""
+    return without_fields(spec.to_json_dict(), MUTABLE_FIELDS)
 
 
 def spec_hash(fixed: Mapping[str, Any]) -> str:

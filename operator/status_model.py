@@ -7,7 +7,11 @@ Two kinds of fields:
 - **What the operator needs to stay level-based** when Jobs disappear (``ttlSecondsAfterFinished``,
   a user's ``kubectl delete job``): ``succeededStages`` / ``failedStages`` (complete lists of names;
   about 30 KiB for the largest graph the schema allows), ``requestedStages`` (created but not seen
-  yet), ``retryingStages``, ``retryToken``, ``acceptedSpecHash`` / ``acceptedSpec``.
+  yet), ``retryingStages``, ``retryToken``, ``redoingStages`` / ``redoToken`` (a redo asked for with
+  ``ensemw2s.io/redo``), ``acceptedSpecHash`` / ``acceptedSpec``.
+
+``results`` is the spec's :class:`~ensemw2s.spec.results.ExperimentResults`, as the report stage's
+termination message carried it: typed here, in the CRD's schema and in ``w2sctl``, never re-read by key.
 
 Bounding: ``stages`` holds at most :data:`MAX_STAGE_DETAILS` entries. When the experiment has more
 stages with details, failed ones are kept first, then unfinished ones (running, pending, ...), then
@@ -25,6 +29,8 @@ from enum import StrEnum
 from typing import Any
 
 from ensemw2s.spec.base import to_camel
+from ensemw2s.spec.results import ExperimentResults, PGRs
+from ensemw2s.spec.results_text import format_pgr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MAX_STAGE_DETAILS = 64
@@ -89,6 +95,16 @@ class StagePhase(StrEnum):
     FAILED = "Failed"
     RETRYING = "Retrying"
     """The failed Job is being deleted so the stage can run again."""
+    REDOING = "Redoing"
+    """A redo was asked for: the stage's Job is being deleted so the stage runs again with ``--redo``."""
+
+
+class StageSummaryStatus(StatusModel):
+    """What the status keeps of a finished stage's summary (the rest stays in the store)."""
+
+    seconds: float = Field(ge=0, description="Wall time of the stage.")
+    skipped: bool = Field(default=False, description="True when the stage found its output already done.")
+    metrics: dict[str, float] = Field(default_factory=dict, description="Stage metrics (accuracy, eps, alpha, ...).")
 
 
 class StageStatus(StatusModel):
@@ -101,12 +117,18 @@ class StageStatus(StatusModel):
     completion_time: str | None = None
     reason: str | None = Field(default=None, description="Why it failed (OOMKilled, exit code 3, ...) or waits.")
     message: str | None = Field(default=None, max_length=2048, description="Last log lines of a failed stage.")
-    summary: dict[str, Any] | None = Field(default=None, description="The stage's summary: seconds, skipped, metrics.")
+    summary: StageSummaryStatus | None = Field(default=None, description="The stage's summary.")
 
 
 class StageRequest(StatusModel):
     name: str
     requested_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class RedoingStage(StatusModel):
+    name: str
+    requested_at: str = Field(json_schema_extra={"format": "date-time"}, description="When the redo was asked for.")
+    replaces: str | None = Field(default=None, description="The uid of the Job to replace (none: no Job then).")
 
 
 class StageCounts(StatusModel):
@@ -134,7 +156,11 @@ class ExperimentStatus(StatusModel):
     retrying_stages: list[str] = Field(default_factory=list)
     requested_stages: list[StageRequest] = Field(default_factory=list)
     retry_token: str | None = Field(default=None, description="The last ensemw2s.io/retry annotation acted on.")
-    results: dict[str, Any] | None = Field(
+    redoing_stages: list[RedoingStage] = Field(
+        default_factory=list, description="Stages to run again with --redo until a new Job runs them."
+    )
+    redo_token: str | None = Field(default=None, description="The last ensemw2s.io/redo annotation acted on.")
+    results: ExperimentResults | None = Field(
         default=None, description="Compact experiment results from the report stage."
     )
     accepted_spec_hash: str | None = Field(default=None, description="Hash of the spec fields fixed at acceptance.")
@@ -143,9 +169,19 @@ class ExperimentStatus(StatusModel):
     def condition(self, type_: ConditionType | str) -> Condition | None:
         return find_condition(self.conditions, type_)
 
+    def mean_pgrs(self) -> PGRs | None:
+        """The report's PGRs, mean over seeds; None before the report."""
+        return None if self.results is None else self.results.mean_pgr
+
     def to_json_dict(self) -> dict[str, Any]:
         """The JSON written to ``.status``; None values stay so a merge patch removes old fields."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+def pgr_text(results: ExperimentResults | None) -> str | None:
+    """The ``PGR`` printer column: the report's mean EnsemW2S-vs-weak PGR (``0.41``, or ``n/a`` exactly where
+    the report says n/a; never a mean of per-seed PGRs); None before the report."""
+    return None if results is None else format_pgr(results.mean_pgr.ensemw2s_vs_weak)
 
 
 def rfc3339(moment: datetime) -> str:
@@ -214,7 +250,7 @@ def set_condition(
     return out if previous is not None else [*out, new]
 
 
-_KEEP_FIRST = {StagePhase.FAILED: 0, StagePhase.RETRYING: 1, StagePhase.SUCCEEDED: 3}
+_KEEP_FIRST = {StagePhase.FAILED: 0, StagePhase.RETRYING: 1, StagePhase.REDOING: 1, StagePhase.SUCCEEDED: 3}
 
 
 def bound_stages(
@@ -239,15 +275,18 @@ __all__ = [
     "ConditionType",
     "ExperimentStatus",
     "Phase",
+    "RedoingStage",
     "StageCounts",
     "StagePhase",
     "StageRequest",
     "StageStatus",
+    "StageSummaryStatus",
     "bound_stages",
     "find_condition",
     "is_true",
     "parse_status",
     "parse_time",
+    "pgr_text",
     "rfc3339",
     "set_condition",
 ]

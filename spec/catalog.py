@@ -6,7 +6,9 @@ so the operator (which has no torch) can reject an unknown preset before any pod
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,16 @@ DATASETS: tuple[str, ...] = (
 )
 
 
+DATA_FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".csv")
+"""The local dataset formats (``spec.dataset.source``)."""
+
+MODEL_PATH_PREFIXES: tuple[str, ...] = ("/", "./", "../", "~", "file:")
+"""A model written with one of these prefixes is a local directory, never a Hub id."""
+
+HUB_ID_PART_MAX = 96
+_HUB_ID_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
 def model_parameters(model: str) -> int | None:
     """Approximate parameter count when the name is known, else None."""
     if model in MODEL_PRESETS:
@@ -65,3 +77,37 @@ def is_model_reference(model: str) -> bool:
     if model in MODEL_PRESETS or model in KNOWN_BARE_HUB_MODELS:
         return True
     return "/" in model or model.startswith((".", "~", "file:"))
+
+
+def model_path(model: str) -> Path | None:
+    """The local directory a model names with a path prefix (``./m``, ``/m``, ``~/m``, ``file:///m``), else None.
+
+    Without a prefix a name may still be a relative directory; the loader tries that first, then the Hub.
+    """
+    if not model.startswith(MODEL_PATH_PREFIXES):
+        return None
+    if model.startswith("file:"):
+        model = model.removeprefix("file:").removeprefix("//") or "."
+    return Path(model).expanduser()
+
+
+def hub_id_problem(model: str) -> str | None:
+    """Why ``model`` is not a well-formed Hugging Face id (``name`` or ``org/name``), or None when it is.
+
+    The Hub's rules: one or two parts, each 1..96 letters, digits, '-', '_' or '.', starting and ending
+    with a letter or digit, with no '--' or '..' inside.
+    """
+    parts = model.split("/")
+    if len(parts) > 2:
+        return "a Hugging Face id has at most one '/' (org/name)"
+    for part in parts:
+        if not part:
+            return "a Hugging Face id has no empty part (org/name)"
+        if len(part) > HUB_ID_PART_MAX:
+            return f"each part of a Hugging Face id has at most {HUB_ID_PART_MAX} characters (one has {len(part)})"
+        if not _HUB_ID_PART.match(part) or "--" in part or ".." in part:
+            return (
+                "each part of a Hugging Face id uses letters, digits, '-', '_' and '.', starts and ends "
+                "with a letter or digit, and has no '--' or '..'"
+            )
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Severity(StrEnum):
@@ -47,7 +47,10 @@ class FieldError(ValueError):
     """An error about one field or input, worded with the project's formula (see :func:`problem`).
 
     The trainer's layers subclass it (``ModelError``, ``TrainingError``), so every message reads the same.
+    Permanent: a bad field or input stays bad on retry (the trainer exits with ``ExitCode.PERMANENT``).
     """
+
+    permanent: ClassVar[bool] = True
 
     def __init__(self, path: str, rule: str, value: Any = None, fix: str = "") -> None:
         self.path = path
@@ -55,7 +58,9 @@ class FieldError(ValueError):
 
 
 class SpecError(ValueError):
-    """An experiment spec is invalid. Carries every problem found, each with its field path."""
+    """An experiment spec is invalid. Carries every problem found, each with its field path. Permanent."""
+
+    permanent: ClassVar[bool] = True
 
     def __init__(self, problems: Sequence[Problem] | Problem) -> None:
         self.problems: tuple[Problem, ...] = (problems,) if isinstance(problems, Problem) else tuple(problems)

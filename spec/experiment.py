@@ -6,38 +6,38 @@ openAPIV3Schema is generated from these models (``ensemw2s.operator.crd``).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import SpecModel
+from .base import WHOLE_NUMBER, Integer, OptionalInteger, SpecEnum, StrictSpecModel
+from .fields import Location, Output, RuntimeOnly
 
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$"
 
 
-class Task(StrEnum):
+class Task(SpecEnum):
     CLASSIFICATION = "classification"
     GENERATION = "generation"
 
 
-class SplitStrategy(StrEnum):
+class SplitStrategy(SpecEnum):
     EASY_TO_HARD = "e2h"
     RANDOM = "random"
 
 
-class DifficultyMethod(StrEnum):
+class DifficultyMethod(SpecEnum):
     COLUMN = "column"
     KFOLD = "kfold"
     PROXY = "proxy"
 
 
-class DifficultyProxy(StrEnum):
+class DifficultyProxy(SpecEnum):
     LENGTH = "length"
     STEPS = "steps"
 
 
-class ExampleFormat(StrEnum):
+class ExampleFormat(SpecEnum):
     """How a multiple-choice item becomes an example (text items pass through either way)."""
 
     BINARY = "binary"
@@ -46,12 +46,12 @@ class ExampleFormat(StrEnum):
     """One K-way example listing every choice, labelled with the answer's index."""
 
 
-class SampleWeighting(StrEnum):
+class SampleWeighting(SpecEnum):
     WEIGHTED_LOSS = "weighted_loss"
     RESAMPLE = "resample"
 
 
-class ErrorEstimate(StrEnum):
+class ErrorEstimate(SpecEnum):
     """Where the boosting errors e_i come from."""
 
     CROSSFIT = "crossfit"
@@ -60,65 +60,78 @@ class ErrorEstimate(StrEnum):
     """In sample: the learner scores its own training items (the authors' choice; degenerates when it fits them)."""
 
 
-class EnsembleMethod(StrEnum):
+class EnsembleMethod(SpecEnum):
     ADABOOST = "adaboost"
     BAGGING = "bagging"
 
 
-class CombineMethod(StrEnum):
+class CombineMethod(SpecEnum):
     PROB = "prob"
     VOTE = "vote"
 
 
-class RoundSelection(StrEnum):
+class RoundSelection(SpecEnum):
     VAL = "val"
     """The r whose prefix ensemble has the lowest Brier score on val (easy side); ties to the larger r."""
     LAST = "last"
     """Every learner."""
 
 
-class StudentLoss(StrEnum):
+class StudentLoss(SpecEnum):
     XENT = "xent"
     LOGCONF = "logconf"
 
 
-class LabelKind(StrEnum):
+class LabelKind(SpecEnum):
     SOFT = "soft"
     HARD = "hard"
 
 
-class Schedule(StrEnum):
+class Schedule(SpecEnum):
     COSINE = "cosine"
     CONSTANT = "constant"
 
 
-class HeadKind(StrEnum):
+class HeadKind(SpecEnum):
     AUTO = "auto"
     LAST_TOKEN = "last_token"
     SEQUENCE_CLASSIFICATION = "sequence_classification"
 
 
-class Difficulty(SpecModel):
+class MixedPrecision(SpecEnum):
+    AUTO = "auto"
+    """bf16 on a CUDA device that supports it, else fp32."""
+    NO = "no"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+
+# Every field carries one role (``Output``, ``RuntimeOnly`` or ``Location``), on itself or on the section
+# that holds it: see ``fields.py``. Sections whose fields differ (weak, strong, training, runtime, storage)
+# tag each field; the others are tagged where ExperimentSpec holds them.
+
+
+class Difficulty(StrictSpecModel):
     method: DifficultyMethod = Field(DifficultyMethod.COLUMN, description="Where per-example difficulty comes from.")
-    folds: int = Field(4, ge=2, le=20, description="k for k-fold cross-fitting with the weak model (method kfold).")
+    folds: Integer = Field(4, ge=2, le=20, description="k for k-fold cross-fitting with the weak model (method kfold).")
     proxy: DifficultyProxy = Field(DifficultyProxy.LENGTH, description="Cheap proxy (method proxy).")
 
 
-class SplitSizes(SpecModel):
-    easy: int = Field(ge=1, description="Labelled easy examples the weak models train on.")
-    val: int = Field(ge=1, description="Easy-side validation examples (model and round selection).")
-    hard_train: int = Field(ge=1, description="Hard examples the ensemble labels for the strong students.")
-    hard_test: int = Field(ge=1, description="Held-out hard examples every accuracy is measured on.")
+class SplitSizes(StrictSpecModel):
+    easy: Integer = Field(ge=1, description="Labelled easy examples the weak models train on.")
+    val: Integer = Field(ge=1, description="Easy-side validation examples (model and round selection).")
+    hard_train: Integer = Field(ge=1, description="Hard examples the ensemble labels for the strong students.")
+    hard_test: Integer = Field(ge=1, description="Held-out hard examples every accuracy is measured on.")
 
     @property
     def total(self) -> int:
         return self.easy + self.val + self.hard_train + self.hard_test
 
 
-class Dataset(SpecModel):
+class Dataset(StrictSpecModel):
     name: str = Field(min_length=1, description="Registry name (e.g. sciq, synthetic-sentiment) or 'local'.")
     source: str | None = Field(None, description="A local JSONL/CSV file or fsspec URL; overrides the registry.")
-    max_items: int | None = Field(None, ge=4, description="Cap on the loaded pool before splitting.")
+    max_items: OptionalInteger = Field(None, ge=4, description="Cap on the loaded pool before splitting.")
     split: SplitStrategy = SplitStrategy.EASY_TO_HARD
     difficulty: Difficulty = Field(default_factory=Difficulty)
     sizes: SplitSizes
@@ -126,83 +139,93 @@ class Dataset(SpecModel):
         ExampleFormat.BINARY,
         description="Multiple-choice items as binary true/false pairs, or as one K-way example per item (choices).",
     )
-    num_classes: int | None = Field(
+    num_classes: OptionalInteger = Field(
         None, ge=2, le=1024, description="K, the number of classes (labels 0..K-1); default: max label + 1."
     )
 
 
-class Training(SpecModel):
-    epochs: float = Field(2.0, gt=0, le=100)
-    batch_size: int = Field(32, ge=1, le=4096)
-    learning_rate: float = Field(5e-5, gt=0, le=1)
-    weight_decay: float = Field(0.0, ge=0, le=1)
-    schedule: Schedule = Schedule.COSINE
-    max_length: int = Field(128, ge=8, le=32768)
-    checkpoint_every_steps: int = Field(200, ge=0, description="0 disables mid-stage checkpoints.")
-    eval_batch_size: int = Field(128, ge=1, le=8192)
+class Training(StrictSpecModel):
+    epochs: Output[float] = Field(2.0, gt=0, le=100)
+    batch_size: Output[Integer] = Field(32, ge=1, le=4096)
+    learning_rate: Output[float] = Field(5e-5, gt=0, le=1)
+    weight_decay: Output[float] = Field(0.0, ge=0, le=1)
+    schedule: Output[Schedule] = Schedule.COSINE
+    max_length: Output[Integer] = Field(128, ge=8, le=32768)
+    checkpoint_every_steps: RuntimeOnly[Integer] = Field(
+        200, ge=0, description="0 disables mid-stage checkpoints; a resumed stage computes the same outputs."
+    )
+    eval_batch_size: Output[Integer] = Field(128, ge=1, le=8192)
 
 
-class Resources(SpecModel):
-    gpus: int = Field(0, ge=0, le=64, description="nvidia.com/gpu per pod.")
+class Resources(StrictSpecModel):
+    gpus: Integer = Field(0, ge=0, le=64, description="nvidia.com/gpu per pod.")
     cpu: str | None = Field(None, pattern=QUANTITY_PATTERN)
     memory: str | None = Field(None, pattern=QUANTITY_PATTERN)
 
 
-class Weak(SpecModel):
-    model: str = Field(min_length=1, description="Preset (tiny-weak), Hugging Face id or local path.")
-    head: HeadKind = HeadKind.AUTO
-    rounds: int = Field(4, ge=1, le=100, description="AdaBoost rounds T.")
-    sample_weighting: SampleWeighting = SampleWeighting.WEIGHTED_LOSS
-    error_estimate: ErrorEstimate = Field(
+class Weak(StrictSpecModel):
+    model: Output[str] = Field(min_length=1, description="Preset (tiny-weak), Hugging Face id or local path.")
+    head: Output[HeadKind] = HeadKind.AUTO
+    rounds: Output[Integer] = Field(4, ge=1, le=100, description="AdaBoost rounds T.")
+    sample_weighting: Output[SampleWeighting] = SampleWeighting.WEIGHTED_LOSS
+    error_estimate: Output[ErrorEstimate] = Field(
         ErrorEstimate.CROSSFIT,
         description="crossfit: honest out-of-sample boosting errors from k fold models; train: in-sample errors.",
     )
-    error_folds: int = Field(2, ge=2, le=10, description="k for errorEstimate crossfit.")
+    error_folds: Output[Integer] = Field(2, ge=2, le=10, description="k for errorEstimate crossfit.")
     training: Training = Field(default_factory=Training)
-    resources: Resources = Field(default_factory=Resources)
+    resources: RuntimeOnly[Resources] = Field(default_factory=Resources)
 
 
-class Ensemble(SpecModel):
+class Ensemble(StrictSpecModel):
     method: EnsembleMethod = EnsembleMethod.ADABOOST
     combine: CombineMethod = CombineMethod.PROB
     round_selection: RoundSelection = RoundSelection.VAL
 
 
-class Strong(SpecModel):
-    model: str = Field(min_length=1, description="Preset (minilm), Hugging Face id or local path.")
-    head: HeadKind = HeadKind.AUTO
-    loss: StudentLoss = Field(
+class Strong(StrictSpecModel):
+    model: Output[str] = Field(min_length=1, description="Preset (minilm), Hugging Face id or local path.")
+    head: Output[HeadKind] = HeadKind.AUTO
+    loss: Output[StudentLoss] = Field(
         StudentLoss.XENT, description="Loss of the two students (W2S, EnsemW2S); the ceiling always uses xent."
     )
-    pseudo_labels: LabelKind = Field(
+    pseudo_labels: Output[LabelKind] = Field(
         LabelKind.SOFT,
         description="Labels the supervisors give both students: soft probabilities or their hard argmax.",
     )
     training: Training = Field(default_factory=Training)
-    resources: Resources = Field(default_factory=Resources)
-    nodes: int = Field(1, ge=1, le=128, description="Nodes for multi-node strong training (Indexed Job).")
+    resources: RuntimeOnly[Resources] = Field(default_factory=Resources)
+    nodes: RuntimeOnly[Integer] = Field(
+        1, ge=1, le=128, description="Nodes for multi-node strong training (Indexed Job)."
+    )
 
 
-class Baselines(SpecModel):
+class Baselines(StrictSpecModel):
     w2s: bool = Field(True, description="Train the W2S baseline (strong on round-0 labels).")
     ceiling: bool = Field(True, description="Train the ceiling (strong on gold hard labels).")
 
 
-class Runtime(SpecModel):
-    threads: int | None = Field(None, ge=1, le=1024, description="torch CPU threads (default: all cores).")
-    mixed_precision: str = Field("auto", pattern=r"^(auto|no|bf16|fp16)$")
+class Runtime(StrictSpecModel):
+    threads: RuntimeOnly[OptionalInteger] = Field(
+        None, ge=1, le=1024, description="torch CPU threads (default: all cores)."
+    )
+    mixed_precision: Output[MixedPrecision] = Field(
+        MixedPrecision.AUTO, description="Training precision; part of the stage keys (bf16 and fp32 outputs differ)."
+    )
 
 
-class PvcStorage(SpecModel):
+class PvcStorage(StrictSpecModel):
     claim_name: str = Field(min_length=1, max_length=253)
     sub_path: str | None = None
 
 
-class Storage(SpecModel):
-    pvc: PvcStorage | None = Field(None, description="A PersistentVolumeClaim mounted in every stage pod.")
-    uri: str | None = Field(None, description="An fsspec URL (s3://bucket/prefix) instead of a volume.")
-    secret_ref: str | None = Field(None, description="Secret with store credentials, passed as environment.")
-    hf_token_secret_ref: str | None = Field(None, description="Secret with HF_TOKEN for gated models.")
+class Storage(StrictSpecModel):
+    pvc: Location[PvcStorage | None] = Field(None, description="A PersistentVolumeClaim mounted in every stage pod.")
+    uri: Location[str | None] = Field(None, description="An fsspec URL (s3://bucket/prefix) instead of a volume.")
+    secret_ref: RuntimeOnly[str | None] = Field(
+        None, description="Secret with store credentials, passed as environment."
+    )
+    hf_token_secret_ref: RuntimeOnly[str | None] = Field(None, description="Secret with HF_TOKEN for gated models.")
 
     @model_validator(mode="after")
     def _one_backend(self) -> Storage:
@@ -211,49 +234,49 @@ class Storage(SpecModel):
         return self
 
 
-class RunPolicy(SpecModel):
-    backoff_limit: int = Field(2, ge=0, le=20, description="Pod retries per stage Job.")
-    active_deadline_seconds: int | None = Field(None, ge=1)
-    ttl_seconds_after_finished: int | None = Field(None, ge=0)
+class RunPolicy(StrictSpecModel):
+    backoff_limit: Integer = Field(2, ge=0, le=20, description="Pod retries per stage Job.")
+    active_deadline_seconds: OptionalInteger = Field(None, ge=1)
+    ttl_seconds_after_finished: OptionalInteger = Field(None, ge=0)
     suspend: bool = False
     delete_artifacts: bool = Field(False, description="Delete the experiment's artifacts with the resource.")
 
 
-class Toleration(SpecModel):
+class Toleration(StrictSpecModel):
     key: str | None = None
     operator: str | None = Field(None, pattern=r"^(Exists|Equal)$")
     value: str | None = None
     effect: str | None = Field(None, pattern=r"^(NoSchedule|PreferNoSchedule|NoExecute)$")
-    toleration_seconds: int | None = None
+    toleration_seconds: OptionalInteger = None
 
 
-class Scheduling(SpecModel):
+class Scheduling(StrictSpecModel):
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
     priority_class_name: str | None = None
     queue_name: str | None = Field(None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name).")
 
 
-class ExperimentSpec(SpecModel):
+class ExperimentSpec(StrictSpecModel):
     """Everything one EnsemW2S experiment declares."""
 
-    task: Task = Task.CLASSIFICATION
-    seeds: list[Annotated[int, Field(ge=0, le=2**31 - 1)]] = Field(
+    task: Output[Task] = Task.CLASSIFICATION
+    seeds: Output[list[Annotated[int, Field(ge=0, le=2**31 - 1), WHOLE_NUMBER]]] = Field(
         default_factory=lambda: [42],
         min_length=1,
         max_length=16,
         description="One replicate per seed (data and torch).",
     )
-    dataset: Dataset
+    dataset: Output[Dataset]
     weak: Weak
-    ensemble: Ensemble = Field(default_factory=Ensemble)
+    ensemble: Output[Ensemble] = Field(default_factory=Ensemble)
     strong: Strong
-    baselines: Baselines = Field(default_factory=Baselines)
+    baselines: Output[Baselines] = Field(default_factory=Baselines)
     runtime: Runtime = Field(default_factory=Runtime)
-    image: str = Field("ghcr.io/ensemw2s/trainer:0.1.0", min_length=1)
+    image: RuntimeOnly[str] = Field("ghcr.io/ensemw2s/trainer:0.1.0", min_length=1)
     storage: Storage = Field(default_factory=Storage)
-    run_policy: RunPolicy = Field(default_factory=RunPolicy)
-    scheduling: Scheduling = Field(default_factory=Scheduling)
+    run_policy: RuntimeOnly[RunPolicy] = Field(default_factory=RunPolicy)
+    scheduling: RuntimeOnly[Scheduling] = Field(default_factory=Scheduling)
 
     @field_validator("seeds")
     @classmethod

@@ -89,6 +89,8 @@ _RULES: dict[str, str] = {
     "int_from_float": "must be an integer",
     "float_parsing": "must be a number",
     "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "float_type": "must be a number",
     "string_type": "must be a string",
     "int_type": "must be an integer",
     "dict_type": "must be a mapping",

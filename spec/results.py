@@ -16,23 +16,14 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-TERMINATION_MESSAGE_LIMIT = 4096
-"""Bytes a container's termination message may hold; ``compact()`` stays under it."""
+from .base import to_camel
+from .contract import TERMINATION_MESSAGE_LIMIT
 
 _COMPACT_DIGITS = 4
 _COMPACT_NOTES = 2
 _COMPACT_TEXT = 160
 
 _M = TypeVar("_M", bound=BaseModel)
-
-
-def camel_alias(name: str) -> str:
-    """``w2s_vs_weak`` -> ``w2sVsWeak``.
-
-    pydantic's ``to_camel`` title-cases after digits (``ensemw2s`` -> ``ensemw2S``), so it is not used.
-    """
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -42,7 +33,7 @@ Count = Annotated[int, Field(ge=0)]
 class _Model(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
-        alias_generator=camel_alias,
+        alias_generator=to_camel,
         frozen=True,
         extra="forbid",
         allow_inf_nan=False,

@@ -5,9 +5,20 @@ from __future__ import annotations
 import difflib
 from enum import StrEnum
 
-from .catalog import DATASETS, KNOWN_BARE_HUB_MODELS, MODEL_PRESETS, is_model_reference, model_parameters
+from .catalog import (
+    DATA_FILE_SUFFIXES,
+    DATASETS,
+    KNOWN_BARE_HUB_MODELS,
+    MODEL_PRESETS,
+    hub_id_problem,
+    is_model_reference,
+    model_parameters,
+    model_path,
+)
+from .cluster_limits import spec_object_problems
 from .errors import Problem, problem, raise_if_errors
-from .experiment import DifficultyMethod, EnsembleMethod, ExperimentSpec, SampleWeighting, Task
+from .experiment import Dataset, DifficultyMethod, EnsembleMethod, ExperimentSpec, SampleWeighting, Task
+from .pool import split_shortfalls
 
 
 class Target(StrEnum):
@@ -21,6 +32,20 @@ def _close(name: str, options: list[str]) -> str:
 
 
 def _check_model(path: str, model: str) -> list[Problem]:
+    if model in MODEL_PRESETS or model in KNOWN_BARE_HUB_MODELS or model_path(model) is not None:
+        return []
+    if "/" in model:
+        reason = hub_id_problem(model)
+        if reason is None:
+            return []
+        return [
+            problem(
+                path,
+                f"is not a well-formed Hugging Face id: {reason}",
+                model,
+                "fix the id, or write a local directory with a path prefix (./models/mine, /models/mine)",
+            )
+        ]
     if is_model_reference(model):
         return []
     known = sorted([*MODEL_PRESETS, *KNOWN_BARE_HUB_MODELS])
@@ -32,6 +57,35 @@ def _check_model(path: str, model: str) -> list[Problem]:
             f"{_close(model, known)}presets: {', '.join(sorted(MODEL_PRESETS))}",
         )
     ]
+
+
+def _dataset_problems(ds: Dataset) -> list[Problem]:
+    """The source's file type, and the split sizes against maxItems (the pool can hold no more)."""
+    found: list[Problem] = []
+    if ds.source is not None and not ds.source.lower().endswith(DATA_FILE_SUFFIXES):
+        found.append(
+            problem(
+                "spec.dataset.source",
+                f"must be a {' or '.join(s.lstrip('.').upper() for s in DATA_FILE_SUFFIXES)} file "
+                f"({', '.join(DATA_FILE_SUFFIXES)})",
+                ds.source,
+                "convert the file to JSONL or CSV",
+            )
+        )
+    if ds.max_items is None:
+        return found
+    if ds.sizes.total > ds.max_items:
+        found.append(
+            problem(
+                "spec.dataset.sizes",
+                f"easy + val + hardTrain + hardTest = {ds.sizes.total} exceeds spec.dataset.maxItems",
+                ds.max_items,
+                "lower the sizes or raise maxItems",
+            )
+        )
+    else:
+        found += split_shortfalls(ds.sizes, ds.split, ds.max_items, "examples spec.dataset.maxItems allows")
+    return found
 
 
 def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> list[Problem]:
@@ -57,15 +111,7 @@ def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> li
                 fix="give a JSONL or CSV path",
             )
         )
-    if ds.max_items is not None and ds.sizes.total > ds.max_items:
-        found.append(
-            problem(
-                "spec.dataset.sizes",
-                f"easy + val + hardTrain + hardTest = {ds.sizes.total} exceeds spec.dataset.maxItems",
-                ds.max_items,
-                "lower the sizes or raise maxItems",
-            )
-        )
+    found += _dataset_problems(ds)
     if ds.difficulty.method is DifficultyMethod.KFOLD and ds.difficulty.folds > ds.sizes.total:
         found.append(
             problem("spec.dataset.difficulty.folds", "must not exceed the number of examples", ds.difficulty.folds)
@@ -101,6 +147,7 @@ def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> li
                 warning=True,
             )
         )
+    found += spec_object_problems(spec)
     if target is Target.CLUSTER and spec.storage.pvc is None and spec.storage.uri is None:
         found.append(
             problem(

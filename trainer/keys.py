@@ -1,8 +1,9 @@
 """Stage keys: a hash of everything that determines a stage's output, including its inputs' keys.
 
 Outputs are addressed by key, so a changed spec reruns exactly the stages it affects and a rerun of an
-unchanged spec skips everything already done. Runtime settings (threads, precision policy) are not part
-of a key.
+unchanged spec skips everything already done. Each stage hashes the spec fields it reads among those
+tagged ``Output`` (``ensemw2s.spec.fields``: mixed precision included); fields tagged ``RuntimeOnly``
+(threads, resources, nodes, checkpoint interval, ...) or ``Location`` (the store) are in no key.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ensemw2s.spec import (
     StrongVariant,
     build_stage_graph,
 )
+from ensemw2s.spec.fields import output_fields
 
 from .data.synthetic import GENERATOR_VERSION
 from .data.synthetic import NAME as SYNTHETIC
@@ -37,38 +39,34 @@ def digest(data: Any) -> str:
 
 
 def _own_config(spec: ExperimentSpec, stage: Stage) -> dict[str, Any]:
+    """The ``Output`` fields ``stage`` reads (see the module docstring)."""
+    out = output_fields(spec)
     if stage.kind is StageKind.PREPARE:
         config: dict[str, Any] = {
-            "dataset": spec.dataset.to_json_dict(),
+            "dataset": out["dataset"],
             "generator": None
             if spec.dataset.source is not None
             else {SYNTHETIC: GENERATOR_VERSION, SYNTHETIC_TOPICS: TOPICS_GENERATOR_VERSION}.get(spec.dataset.name),
-            "weak": {
-                "model": spec.weak.model,
-                "head": spec.weak.head.value,
-                "maxLength": spec.weak.training.max_length,
-            },
+            "weak": {key: out["weak"][key] for key in ("model", "head")} | {"maxLength": spec.weak.training.max_length},
             "strong": {"model": spec.strong.model, "maxLength": spec.strong.training.max_length},
         }
         if spec.dataset.difficulty.method is DifficultyMethod.KFOLD:
-            config["weakTraining"] = spec.weak.training.to_json_dict()
+            # k-fold difficulty trains weak models.
+            config["weakTraining"] = out["weak"]["training"]
+            config["runtime"] = out["runtime"]
         return config
     if stage.kind is StageKind.WEAK:
-        weak = spec.weak.to_json_dict()
-        weak.pop("resources")
-        weak.pop("rounds")
-        return {"weak": weak, "ensemble": spec.ensemble.method.value, "round": stage.round}
+        weak = {key: value for key, value in out["weak"].items() if key != "rounds"}
+        return {"weak": weak, "ensemble": spec.ensemble.method.value, "round": stage.round, "runtime": out["runtime"]}
     if stage.kind is StageKind.AGGREGATE:
-        return {"ensemble": spec.ensemble.to_json_dict()}
+        return {"ensemble": out["ensemble"]}
     if stage.kind is StageKind.STRONG:
-        strong = spec.strong.to_json_dict()
-        strong.pop("resources")
-        strong.pop("nodes")
+        strong = dict(out["strong"])
         if stage.variant is StrongVariant.CEILING:
             # Gold labels and cross-entropy whatever the students' loss and pseudo-labels.
             strong.pop("loss")
             strong.pop("pseudoLabels")
-        return {"strong": strong, "variant": stage.variant}
+        return {"strong": strong, "variant": stage.variant, "runtime": out["runtime"]}
     return {}
 
 

@@ -81,9 +81,48 @@ def test_run_json_output_is_the_results_document(
 def test_a_failing_stage_exits_3(
     tiny_data: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A remote source is read by prepare only (validation cannot): too few rows fail that stage."""
+    import uuid
+
+    import fsspec
+
+    url = f"memory://ensemw2s-{uuid.uuid4().hex}/data.jsonl"
+    with fsspec.open(url, "wt") as handle:
+        handle.writelines(json.dumps({"text": f"t {i}", "label": i % 2}) + "\n" for i in range(100))
     data = json.loads(json.dumps(tiny_data))
-    data["spec"]["dataset"]["sizes"] = {"easy": 700, "val": 60, "hardTrain": 20, "hardTest": 10}
+    data["spec"]["dataset"] = {**data["spec"]["dataset"], "name": "local", "source": url, "split": "random"}
     assert main(["run", str(write(tmp_path, data)), "--store", str(tmp_path / "store")]) == 3
     err = capsys.readouterr().err
     assert "Error: tiny: stage prepare-s1:" in err
     assert "spec.dataset.sizes" in err
+
+
+def test_sizes_the_pool_cannot_split_fail_before_any_stage(
+    tiny_data: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.loads(json.dumps(tiny_data))
+    data["spec"]["dataset"]["sizes"] = {"easy": 700, "val": 60, "hardTrain": 20, "hardTest": 10}
+    assert main(["run", str(write(tmp_path, data)), "--store", str(tmp_path / "store")]) == 1
+    err = capsys.readouterr().err
+    assert "spec.dataset.sizes: easy + val = 760 but the easy half holds 400 of 800 examples" in err
+    assert not (tmp_path / "store").exists()
+
+
+def test_run_redo_reruns_one_stage_and_reuses_the_rest(
+    tiny_file: Path, finished: tuple[object, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    _, store = finished
+    shutil.copytree(store, tmp_path / "store")
+    assert main(["run", str(tiny_file), "--store", str(tmp_path / "store"), "--redo", "report"]) == 0
+    err = " ".join(capsys.readouterr().err.split())  # unwrapped
+    assert "[report] done in" in err and "[aggregate-s1] already done" in err
+    assert "8 of 9 stages were already done and reused (--redo STAGE to redo one, --fresh for all)" in err
+
+
+def test_run_redo_of_an_unknown_stage_is_a_usage_error(tiny_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(tiny_file), "--redo", "weak-s1-r9"]) == 2
+    err = " ".join(capsys.readouterr().err.replace("│", " ").split())  # unboxed, unwrapped
+    assert "not a stage of this experiment (got 'weak-s1-r9'); stages: prepare-s1, weak-s1-r0," in err
+    assert "'--redo'" in err

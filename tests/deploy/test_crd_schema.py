@@ -14,6 +14,7 @@ import yaml
 from ensemw2s.operator.crd import build_crd, experiment_json_schema, validation_schema
 from ensemw2s.operator.observe import JobPhase, ObservedJob
 from ensemw2s.operator.plan import plan_reconcile, plan_rejected
+from ensemw2s.operator.status_model import ExperimentStatus
 from ensemw2s.spec import (
     SpecError,
     Stage,
@@ -89,9 +90,11 @@ def test_free_form_maps_are_typed_or_preserved():
     spec = OPENAPI["properties"]["spec"]["properties"]
     assert spec["scheduling"]["properties"]["nodeSelector"]["additionalProperties"] == {"type": "string"}
     status = OPENAPI["properties"]["status"]["properties"]
-    for field in ("results", "acceptedSpec", "kopf"):
+    for field in ("acceptedSpec", "kopf"):
         assert status[field]["x-kubernetes-preserve-unknown-fields"] is True, field
-    assert status["stages"]["items"]["properties"]["summary"]["x-kubernetes-preserve-unknown-fields"] is True
+    assert "meanPgr" in status["results"]["properties"], "the results are typed (ExperimentResults)"
+    summary = status["stages"]["items"]["properties"]["summary"]
+    assert "x-kubernetes-preserve-unknown-fields" not in summary and "seconds" in summary["properties"]
     assert status["conditions"]["x-kubernetes-list-type"] == "map"
     preserved = [p for p, n in nodes(OPENAPI) if n.get("x-kubernetes-preserve-unknown-fields")]
     assert all(p.startswith(".status.") for p in preserved), preserved
@@ -180,6 +183,7 @@ def test_the_status_the_operator_writes_fits_the_schema():
     ]
     observed.append(ObservedJob(report, "r", JobPhase.FAILED, 2, None, None, "exit code 1", None, "boom"))
     now = datetime(2024, 1, 1, tzinfo=UTC)
-    plan = plan_reconcile(manifest, observed, {}, 1, now)
-    jsonschema.validate(plan.status, schema)
-    jsonschema.validate(plan_rejected([problem("spec.x", "bad")], 1, plan.status, now).status, schema)
+    plan = plan_reconcile(manifest, observed, ExperimentStatus(), 1, now)
+    jsonschema.validate(plan.status.to_json_dict(), schema)
+    rejected = plan_rejected([problem("spec.x", "bad")], 1, plan.status, now)
+    jsonschema.validate(rejected.status.to_json_dict(), schema)

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from ensemw2s.operator.metrics import OperatorMetrics
 from ensemw2s.operator.status_model import Phase
+from ensemw2s.spec.results import PGRs
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "manifests" / "monitoring"
@@ -42,7 +43,7 @@ ALERT_LABEL = re.compile(r"\$labels\.(\w+)")
 def exported() -> dict[str, frozenset[str]]:
     """Every sample name the operator exports and its labels, from the registry after using every metric."""
     metrics = OperatorMetrics()
-    metrics.set_experiment("ns", "exp", Phase.SUCCEEDED.value, {"ensemw2s_vs_weak": 0.5})
+    metrics.set_experiment("ns", "exp", Phase.SUCCEEDED.value, PGRs(ensemw2s_vs_weak=0.5))
     metrics.observe_stage("weak", 1.0)
     metrics.count_retries("OOMKilled")
     metrics.observe_reconcile("ok", 0.1)

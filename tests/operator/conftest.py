@@ -12,7 +12,8 @@
 - :class:`Kubelet` plays the Job controller and the kubelet: it starts pods for Jobs and writes
   their terminal states (termination messages carrying a ``StageSummary``) and the Job conditions.
 - ``operator`` starts ``python -m ensemw2s.operator`` as a subprocess (cwd = a tmp dir, so the
-  repository's ``operator/`` folder never shadows the stdlib) with a kubeconfig for the emulator.
+  repository's ``operator/`` folder never shadows the stdlib) with ``KUBECONFIG`` naming a kubeconfig
+  for the emulator: Kopf logs in through its own ``login_via_client``, as in a default deployment.
   A real process is what runs in a pod, it can be SIGKILLed to test restarts, and its event loop
   never competes with the emulator's.
 """
@@ -134,6 +135,16 @@ class ClusterEmulator(kmock.KubernetesEmulator):
 
     def close_streams(self) -> None:
         self._closing.set()
+
+    def count_requests(self, method: str, path: str) -> int:
+        """Requests with this method and path received so far: a clock for "nothing happened meanwhile"
+        assertions (wait until a request that must come later has come, then count the unwanted ones)."""
+        return sum(1 for seen, where, _ in self.received if seen == method and where == path)
+
+    def experiment_reads(self, namespace: str, name: str) -> int:
+        """GETs of one experiment: the operator's reconciler starts each reconciliation with one (Kopf
+        itself watches lists and never reads a single experiment)."""
+        return self.count_requests("GET", f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{namespace}/{PLURAL}/{name}")
 
     # -- request interception ----------------------------------------------------------------------
 
@@ -605,11 +616,21 @@ def free_port() -> int:
 class OperatorProcess:
     """``python -m ensemw2s.operator`` against the emulator; cwd is a tmp dir (never the repo root)."""
 
-    def __init__(self, workdir: Path, kubeconfig: Path, args: list[str], env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        kubeconfig: Path,
+        args: list[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        kubeconfig_flag: bool = False,
+    ) -> None:
         self.workdir = workdir
         self.kubeconfig = kubeconfig
         self.args = args
         self.env = dict(env or {})
+        self.kubeconfig_flag = kubeconfig_flag
+        """Pass ``--kubeconfig`` (the operator's forced login) instead of ``$KUBECONFIG`` (Kopf's own)."""
         self.metrics_port = free_port()
         self.liveness_port = free_port()
         self.log_path = workdir / f"operator-{self.metrics_port}.log"
@@ -620,13 +641,16 @@ class OperatorProcess:
         return f"http://127.0.0.1:{self.metrics_port}"
 
     async def start(self, timeout: float = 30.0) -> OperatorProcess:
+        login = ["--kubeconfig", str(self.kubeconfig)] if self.kubeconfig_flag else []
         argv = [
-            sys.executable, "-m", "ensemw2s.operator", "--kubeconfig", str(self.kubeconfig),
+            sys.executable, "-m", "ensemw2s.operator", *login,
             "--metrics-host", "127.0.0.1", "--metrics-port", str(self.metrics_port),
             "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz", *self.args,
         ]  # fmt: skip
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         env.pop("KUBECONFIG", None)
+        if not self.kubeconfig_flag:
+            env["KUBECONFIG"] = str(self.kubeconfig)
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 *argv, cwd=self.workdir, env=env, stdout=log, stderr=asyncio.subprocess.STDOUT
@@ -710,8 +734,12 @@ async def operator(
     """A factory: ``await operator("--namespace", "default")`` starts one; all are killed at the end."""
     started: list[OperatorProcess] = []
 
-    async def start(*args: str, interval: float = 0.3, env: Mapping[str, str] | None = None) -> OperatorProcess:
-        process = OperatorProcess(tmp_path, kubeconfig, [*args, "--reconcile-interval", str(interval)], env)
+    async def start(
+        *args: str, interval: float = 0.3, env: Mapping[str, str] | None = None, kubeconfig_flag: bool = False
+    ) -> OperatorProcess:
+        process = OperatorProcess(
+            tmp_path, kubeconfig, [*args, "--reconcile-interval", str(interval)], env, kubeconfig_flag=kubeconfig_flag
+        )
         started.append(process)
         return await process.start()
 

@@ -1,4 +1,4 @@
-"""The stage graph and the operator/trainer contract."""
+"""The stage graph and stage names (the contract itself: test_contract.py)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,15 @@ from pathlib import Path
 
 import pytest
 from ensemw2s.spec import (
-    ENV_MANIFEST,
-    ENV_STORE,
-    ENV_TERMINATION_LOG,
-    SpecError,
     Stage,
-    StageInvocation,
     StageKind,
     StageSummary,
     StrongVariant,
     build_stage_graph,
-    invocation_from_environment,
     load_manifest,
     parse_spec,
     parse_stage_argv,
     stage_argv,
-    stage_command,
-    stage_environment,
 )
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
@@ -101,34 +93,6 @@ def test_stage_names_round_trip(manifest) -> None:  # type: ignore[no-untyped-de
 def test_bad_stage_names(bad: str) -> None:
     with pytest.raises(ValueError, match="stage name: not a stage of the graph"):
         Stage.parse(bad)
-
-
-def test_invalid_stage_arguments() -> None:
-    with pytest.raises(SpecError, match="variant is only for strong stages"):
-        parse_stage_argv(["aggregate", "--variant", "w2s", "--seed", "1"])
-    with pytest.raises(SpecError, match="seed is required"):
-        parse_stage_argv(["prepare"])
-    with pytest.raises(SpecError, match="expected --flag value pairs"):
-        parse_stage_argv(["weak", "--seed"])
-
-
-def test_contract_round_trip(manifest) -> None:  # type: ignore[no-untyped-def]
-    stage = Stage(StageKind.WEAK, 1, round=2)
-    invocation = StageInvocation(stage, manifest, "/artifacts", "/dev/termination-log")
-    command = stage_command(stage)
-    assert command[:3] == ["python", "-m", "ensemw2s.trainer"]
-    env = stage_environment(invocation)
-    assert set(env) == {ENV_MANIFEST, ENV_STORE, ENV_TERMINATION_LOG}
-    back = invocation_from_environment(parse_stage_argv(command[3:]), env)
-    assert back == invocation
-
-
-def test_contract_errors(manifest) -> None:  # type: ignore[no-untyped-def]
-    stage = Stage(StageKind.PREPARE, 1)
-    with pytest.raises(SpecError, match="must be set"):
-        invocation_from_environment(stage, {})
-    with pytest.raises(SpecError, match="is not valid JSON"):
-        invocation_from_environment(stage, {ENV_MANIFEST: "{", ENV_STORE: "/x"})
 
 
 def test_termination_message_fits_and_parses() -> None:

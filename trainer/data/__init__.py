@@ -4,11 +4,12 @@ Typical use (the prepare stage)::
 
     items = load_dataset_items("sciq", source=None, max_items=14000, seed=0)
     examples, num_classes = format_examples(items, ExampleFormat.BINARY, num_classes=None, seed=0)
-    difficulty = difficulty_from_proxy(examples, "length")
-    splits = easy_to_hard_split(examples, difficulty, SplitSizes(5839, 1000, 5840, 1000), seed=0)
+    splits = split_pool(spec.dataset, examples, num_classes, seed=0)  # rates difficulty, splits, checks labels
+
+Before that, ``preflight.dataset_problems(spec)`` finds what would fail here, without training.
 """
 
-from ensemw2s.spec import DifficultyMethod, DifficultyProxy, ExampleFormat
+from ensemw2s.spec import DifficultyMethod, DifficultyProxy, ExampleFormat, SplitSizes
 
 from .classes import check_split_labels, count_classes
 from .difficulty import (
@@ -31,6 +32,7 @@ from .formatting import (
 from .hub import load_hub_items
 from .loading import load_dataset_items
 from .local import load_local_items
+from .preparation import split_pool
 from .records import BinaryItem, Example, Item, LabelledItem, MultipleChoiceItem
 from .registry import (
     LOCAL,
@@ -41,7 +43,7 @@ from .registry import (
     get_dataset,
     hub_dataset_names,
 )
-from .splits import SPLIT_NAMES, Splits, SplitSizes, easy_to_hard_split, random_split
+from .splits import SPLIT_NAMES, Splits, check_pool, easy_to_hard_split, random_split
 from .synthetic import (
     DIFFICULTY_RANGES,
     SyntheticKind,
@@ -73,6 +75,7 @@ __all__ = [
     "SyntheticKind",
     "SyntheticLexicon",
     "TopicKind",
+    "check_pool",
     "check_split_labels",
     "choice_count",
     "choices_text",
@@ -94,6 +97,7 @@ __all__ = [
     "multiple_choice_text",
     "random_split",
     "rank_normalise",
+    "split_pool",
     "synthetic_kind",
     "synthetic_lexicon",
     "to_binary_examples",

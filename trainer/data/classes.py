@@ -1,7 +1,8 @@
 """K, the number of classes: declared (``spec.dataset.numClasses``) or inferred from the labels.
 
 Every label must lie in 0..K-1 and a dataset needs at least two classes; both are checked before
-anything trains, on the whole pool and again on every split.
+anything trains, on the whole pool and again on every split. The splits a model trains or is measured
+on (easy, hard_train, hard_test) need two classes each: a one-class test split scores every model 1.000.
 """
 
 from __future__ import annotations
@@ -30,10 +31,22 @@ def count_classes(examples: Sequence[Example], declared: int | None, at_least: i
     return num_classes
 
 
+MIXED_SPLITS: tuple[str, ...] = ("easy", "hard_train", "hard_test")
+"""Splits that need examples of two classes or more (val, for model selection only, may have one)."""
+
+
 def check_split_labels(splits: Splits, num_classes: int) -> None:
-    """Every split's labels lie in 0..K-1 (the heads have K outputs)."""
+    """Every split's labels lie in 0..K-1 (the heads have K outputs); easy and hard splits hold 2+ classes."""
     for name in SPLIT_NAMES:
         _check_range(splits.by_name(name), num_classes, f"split {name}", "check how the split was built")
+    for name in MIXED_SPLITS:
+        present = sorted({e.label for e in splits.by_name(name)})
+        if len(present) < 2:
+            raise DatasetError(
+                f"spec.dataset.split: split {name} holds only label {present[0] if present else 'none'} "
+                f"({len(splits.by_name(name))} examples; it needs at least 2 classes); the labels follow the "
+                "difficulty or one class is rare: use split: random, another difficulty method, or more items"
+            )
 
 
 def _check_range(examples: Sequence[Example], num_classes: int, where: str, fix: str) -> None:

@@ -7,6 +7,10 @@ what is allowed, how to fix it, e.g.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class DatasetError(ValueError):
-    """A dataset could not be loaded, formatted, rated or split as asked."""
+    """A dataset could not be loaded, formatted, rated or split as asked (permanent: retrying reads the same data)."""
+
+    permanent: ClassVar[bool] = True

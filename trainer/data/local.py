@@ -16,15 +16,22 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ensemw2s.spec.catalog import DATA_FILE_SUFFIXES
+
 from .errors import DatasetError
 from .records import Item, LabelledItem, MultipleChoiceItem
 
-SUFFIXES = (".jsonl", ".csv")
+SUFFIXES = DATA_FILE_SUFFIXES
 _ROW_HELP = "each row needs text+label or question+choices+answer"
 
 
 def load_local_items(source: str, field_path: str = "spec.dataset.source") -> list[Item]:
     """All rows of a JSONL or CSV file as items, in file order."""
+    return [item for _, item in load_local_rows(source, field_path)]
+
+
+def load_local_rows(source: str, field_path: str = "spec.dataset.source") -> list[tuple[str, Item]]:
+    """All rows of a JSONL or CSV file as ``(file:line, item)``, in file order (what a message names)."""
     suffix = next((s for s in SUFFIXES if source.lower().endswith(s)), None)
     if suffix is None:
         raise DatasetError(
@@ -34,7 +41,7 @@ def load_local_items(source: str, field_path: str = "spec.dataset.source") -> li
     text = _read_text(source, field_path)
     where = source.removeprefix("file://")
     rows = _jsonl_rows(text, where) if suffix == ".jsonl" else _csv_rows(text, where)
-    items: list[Item] = []
+    items: list[tuple[str, Item]] = []
     first_line: dict[str, int] = {}
     for line, row in rows:
         item = _row_to_item(row, f"{where}:{line}", default_id=f"{Path(where).name}:{line}")
@@ -44,25 +51,50 @@ def load_local_items(source: str, field_path: str = "spec.dataset.source") -> li
                 "ids must be unique: fix the id column or drop it"
             )
         first_line[item.id] = line
-        items.append(item)
+        items.append((f"{where}:{line}", item))
     if not items:
         raise DatasetError(f"{field_path}: {where!r} holds no rows; {_ROW_HELP}")
     return items
 
 
+def is_local_source(source: str) -> bool:
+    """A plain path or a ``file://`` URL (not a remote fsspec URL such as ``s3://``)."""
+    return "://" not in source or source.startswith("file://")
+
+
 def _read_text(source: str, field_path: str) -> str:
-    if "://" in source and not source.startswith("file://"):
-        return _read_fsspec(source, field_path)
+    if not is_local_source(source):
+        return _decode(_read_fsspec(source, field_path), source)
     path = Path(source.removeprefix("file://")).expanduser()
+    if path.is_dir():
+        raise DatasetError(f"{field_path}: {str(path)!r} is a directory; name one JSONL or CSV file")
     if not path.is_file():
         raise DatasetError(
             f"{field_path}: file not found {str(path)!r}; check the path "
             "(relative paths resolve against the working directory)"
         )
-    return path.read_text(encoding="utf-8")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DatasetError(
+            f"{field_path}: cannot read {str(path)!r} ({error.strerror}); check its permissions"
+        ) from None
+    return _decode(data, source.removeprefix("file://"))
 
 
-def _read_fsspec(source: str, field_path: str) -> str:
+def _decode(data: bytes, where: str) -> str:
+    """UTF-8 text (a leading byte-order mark is dropped); a bad byte is reported with its line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DatasetError(
+            f"{where}:{line}: not valid UTF-8 (byte {data[error.start]:#04x} at offset {error.start}); "
+            "save the file as UTF-8"
+        ) from None
+
+
+def _read_fsspec(source: str, field_path: str) -> bytes:
     try:
         import fsspec
     except ImportError:
@@ -71,8 +103,8 @@ def _read_fsspec(source: str, field_path: str) -> str:
             "install it (pip install 'ensemw2s[train]') or copy the file locally"
         ) from None
     try:
-        with fsspec.open(source, "rt", encoding="utf-8") as handle:
-            return str(handle.read())
+        with fsspec.open(source, "rb") as handle:
+            return bytes(handle.read())
     except FileNotFoundError:
         raise DatasetError(f"{field_path}: file not found {source!r}; check the URL") from None
 
@@ -94,8 +126,17 @@ def _jsonl_rows(text: str, where: str) -> Iterator[tuple[int, Mapping[str, Any]]
 
 
 def _csv_rows(text: str, where: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(text))
-    for row in reader:
+    reader = csv.DictReader(io.StringIO(text), strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise DatasetError(
+                f"{where}:{reader.line_num + 1}: not valid CSV ({error}); close every quote and quote cells that hold "
+                "commas, quotes or line breaks"
+            ) from None
         line = reader.line_num
         if None in row:
             raise DatasetError(
@@ -126,16 +167,37 @@ def _row_to_item(row: Mapping[str, Any], where: str, default_id: str) -> Item:
     difficulty = _difficulty(row, where)
     if "text" in row or "label" in row:
         _require(row, ("text", "label"), where)
-        return LabelledItem(item_id, str(row["text"]), _class_label(row["label"], where), difficulty)
+        return LabelledItem(item_id, _text(row, "text", where), _class_label(row["label"], where), difficulty)
     _require(row, ("question", "choices", "answer"), where)
     choices = row["choices"]
     if not isinstance(choices, list) or len(choices) < 2:
         raise DatasetError(
             f"{where}: field 'choices' must be a list of at least 2 answers (got {choices!r}); add the answer options"
         )
-    texts = tuple(str(c) for c in choices)
+    texts = tuple(_choice_text(c, index, where) for index, c in enumerate(choices))
     answer_index = _answer_index(row["answer"], texts, where)
-    return MultipleChoiceItem(item_id, str(row["question"]), texts, answer_index, difficulty)
+    return MultipleChoiceItem(item_id, _text(row, "question", where), texts, answer_index, difficulty)
+
+
+def _text(row: Mapping[str, Any], name: str, where: str) -> str:
+    """A text field: a non-empty string (``null`` or a number is an error, never the text "None")."""
+    value = row[name]
+    if not isinstance(value, str) or not value.strip():
+        raise DatasetError(
+            f"{where}: field '{name}' must be a non-empty string (got {value!r}); write the text in quotes "
+            "or drop the row"
+        )
+    return value
+
+
+def _choice_text(value: Any, index: int, where: str) -> str:
+    """One answer choice: a string or a number (written as text), never null, true/false or a list."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or not str(value).strip():
+        raise DatasetError(
+            f"{where}: field 'choices' item {index} must be a non-empty string or a number (got {value!r}); "
+            "fix or drop the choice"
+        )
+    return str(value)
 
 
 def _require(row: Mapping[str, Any], names: tuple[str, ...], where: str) -> None:

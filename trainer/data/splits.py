@@ -7,35 +7,16 @@ hard_train and hard_test from the upper half, so no hard gold label is used for 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
+from ensemw2s.spec import SplitSizes, SplitStrategy
+from ensemw2s.spec.pool import easy_half, split_shortfalls
 
 from .errors import DatasetError
 from .records import Example
 
 SPLIT_NAMES: tuple[str, ...] = ("easy", "val", "hard_train", "hard_test")
-_FIX = "lower spec.dataset.sizes.{which} or raise spec.dataset.maxItems"
-
-
-@dataclass(frozen=True)
-class SplitSizes:
-    easy: int
-    val: int
-    hard_train: int
-    hard_test: int
-
-    def __post_init__(self) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise DatasetError(
-                    f"spec.dataset.sizes.{field.name}: must be an integer >= 1 (got {value!r}); set a positive size"
-                )
-
-    @property
-    def total(self) -> int:
-        return self.easy + self.val + self.hard_train + self.hard_test
 
 
 @dataclass(frozen=True)
@@ -58,7 +39,9 @@ class Splits:
         return split
 
     def sizes(self) -> SplitSizes:
-        return SplitSizes(len(self.easy), len(self.val), len(self.hard_train), len(self.hard_test))
+        return SplitSizes(
+            easy=len(self.easy), val=len(self.val), hard_train=len(self.hard_train), hard_test=len(self.hard_test)
+        )
 
 
 def easy_to_hard_order(difficulty: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -84,19 +67,11 @@ def easy_to_hard_split(examples: Sequence[Example], difficulty: np.ndarray, size
             f"spec.dataset.difficulty: example '{examples[bad].id}' has difficulty {difficulty[bad]}; "
             "every difficulty must be a finite number"
         )
+    check_pool(sizes, SplitStrategy.EASY_TO_HARD, len(examples))
     rng = np.random.default_rng(seed)
     order = easy_to_hard_order(difficulty, rng)
-    half = len(examples) // 2
+    half = easy_half(len(examples))
     easy_side, hard_side = order[:half], order[half:]
-    _check_side("easy + val", sizes.easy + sizes.val, "easy half", easy_side.size, len(examples), "easy/val")
-    _check_side(
-        "hard_train + hard_test",
-        sizes.hard_train + sizes.hard_test,
-        "hard half",
-        hard_side.size,
-        len(examples),
-        "hard_train/hard_test",
-    )
     easy, val = _draw(easy_side, (sizes.easy, sizes.val), rng)
     hard_train, hard_test = _draw(hard_side, (sizes.hard_train, sizes.hard_test), rng)
     return _splits(examples, easy, val, hard_train, hard_test)
@@ -104,23 +79,18 @@ def easy_to_hard_split(examples: Sequence[Example], difficulty: np.ndarray, size
 
 def random_split(examples: Sequence[Example], sizes: SplitSizes, seed: int) -> Splits:
     """The control: the same sizes drawn i.i.d. from the whole pool (difficulty ignored)."""
-    if sizes.total > len(examples):
-        raise DatasetError(
-            f"spec.dataset.sizes: easy + val + hard_train + hard_test = {sizes.total} but the pool holds "
-            f"{len(examples)} examples; lower spec.dataset.sizes or raise spec.dataset.maxItems"
-        )
+    check_pool(sizes, SplitStrategy.RANDOM, len(examples))
     rng = np.random.default_rng(seed)
     pool = np.arange(len(examples))
     easy, val, hard_train, hard_test = _draw(pool, (sizes.easy, sizes.val, sizes.hard_train, sizes.hard_test), rng)
     return _splits(examples, easy, val, hard_train, hard_test)
 
 
-def _check_side(asked_name: str, asked: int, side_name: str, available: int, pool: int, which: str) -> None:
-    if asked > available:
-        raise DatasetError(
-            f"spec.dataset.sizes: {asked_name} = {asked} but the {side_name} holds {available} of {pool} "
-            f"examples; {_FIX.format(which=which)}"
-        )
+def check_pool(sizes: SplitSizes, strategy: SplitStrategy, pool: int) -> None:
+    """A DatasetError when a pool of ``pool`` examples cannot give the asked split sizes."""
+    shortfalls = split_shortfalls(sizes, strategy, pool)
+    if shortfalls:
+        raise DatasetError("\n".join(str(p) for p in shortfalls))
 
 
 def _draw(side: np.ndarray, counts: Sequence[int], rng: np.random.Generator) -> list[np.ndarray]:

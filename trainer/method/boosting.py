@@ -130,16 +130,6 @@ def uniform_weights(n: int) -> npt.NDArray[np.float64]:
     return np.full(n, 1.0 / n)
 
 
-def resample_indices(weights: npt.ArrayLike, n: int, seed: int) -> npt.NDArray[np.int64]:
-    """n indices drawn with replacement with p = weights (the `resample` training mode); seeded."""
-    w = sample_weights(weights)
-    if n < 1:
-        raise MethodError(f"n: must be >= 1 (got {n}); draw at least one example")
-    rng = np.random.default_rng(seed)
-    indices: npt.NDArray[np.int64] = rng.choice(w.shape[0], size=n, replace=True, p=w / w.sum()).astype(np.int64)
-    return indices
-
-
 def _errors(errors: npt.ArrayLike, size: int) -> npt.NDArray[np.float64]:
     e: npt.NDArray[np.float64] = float_array(errors, "errors", ndim=1)
     same_length("errors", e.shape[0], size, "weights")

@@ -7,27 +7,37 @@ the students with the chosen ensemble, then call `seed_results`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
 from ensemw2s.spec import CombineMethod
+from ensemw2s.spec.base import SpecModel
 from ensemw2s.spec.results import Accuracies, PrefixAccuracy, RoundSummary, SeedResults
 from ensemw2s.trainer.method._checks import float_array, probabilities, same_length
 from ensemw2s.trainer.method.aggregation import choose_rounds, prefix_ensemble_accuracy, prefix_ensemble_brier
 from ensemw2s.trainer.method.boosting import DEGENERATE_EPS, degenerate_note
 from ensemw2s.trainer.method.errors import MethodError
 from ensemw2s.trainer.method.pgr import accuracy
+from pydantic import Field, model_validator
 
 
-@dataclass(frozen=True)
-class BoostingSummary:
-    """What the weak rounds of one seed measured, and the r chosen on val."""
+class BoostingSummary(SpecModel):
+    """What the weak rounds of one seed measured, and the r chosen on val (the aggregate stage's record)."""
 
-    rounds: list[RoundSummary]
-    prefix: list[PrefixAccuracy]
-    chosen_round: int
-    notes: list[str]
+    rounds: list[RoundSummary] = Field(min_length=1, description="Each kept learner, in round order.")
+    prefix: list[PrefixAccuracy] = Field(min_length=1, description="The prefix ensembles r = 1..T.")
+    chosen_round: int = Field(ge=1, description="r: the prefix ensemble the students learn from.")
+    notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _chosen_round_is_a_prefix(self) -> Self:
+        if self.chosen_round > len(self.prefix):
+            raise ValueError(
+                f"chosenRound: must be at most the number of prefix ensembles, {len(self.prefix)} "
+                f"(got {self.chosen_round})"
+            )
+        return self
 
     @property
     def weak_accuracy(self) -> float:

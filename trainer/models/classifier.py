@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import torch
 from ensemw2s.spec import HeadKind
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedModel
@@ -81,7 +82,16 @@ class Classifier(nn.Module, ABC):
         else:
             model = AutoModelForSequenceClassification.from_config(config)  # type: ignore[no-untyped-call]
             classifier = SequenceClassifier(model)
-        load_model(classifier, str(directory / WEIGHTS_FILE))
+        weights = directory / WEIGHTS_FILE
+        try:
+            load_model(classifier, str(weights))
+        except (SafetensorError, OSError) as error:
+            raise ModelError(
+                str(weights),
+                f"cannot read the saved weights ({str(error).strip().splitlines()[0] if str(error).strip() else 'unreadable'})",
+                None,
+                "the file is damaged or incomplete: rerun the stage that wrote it",
+            ) from error
         return classifier.eval()
 
 
@@ -95,9 +105,21 @@ def read_header(directory: Path) -> dict[str, Any]:
             None,
             "pass a directory written by Classifier.save or LoadedClassifier.save",
         )
-    header: dict[str, Any] = json.loads(path.read_text())
+    try:
+        header: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(
+            str(path),
+            f"is not valid JSON ({error.msg if isinstance(error, json.JSONDecodeError) else 'not UTF-8'})",
+            None,
+            "the file is damaged: rerun the stage that wrote it",
+        ) from None
     allowed = (HeadKind.LAST_TOKEN.value, HeadKind.SEQUENCE_CLASSIFICATION.value)
-    if header.get("format_version") != FORMAT_VERSION or header.get("head") not in allowed:
+    if (
+        not isinstance(header, dict)
+        or header.get("format_version") != FORMAT_VERSION
+        or header.get("head") not in allowed
+    ):
         raise ModelError(
             str(path),
             f"unsupported classifier header (format_version {FORMAT_VERSION}, head in {allowed})",

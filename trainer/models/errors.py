@@ -11,4 +11,4 @@ from ensemw2s.spec.errors import FieldError
 
 
 class ModelError(FieldError):
-    """A model could not be resolved, built, loaded or saved."""
+    """A model could not be resolved, built, loaded or saved (permanent, as every ``FieldError``)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +17,9 @@ from pathlib import Path
 
 import torch
 import transformers
-from ensemw2s.spec import HeadKind
+from ensemw2s.spec import HeadKind, Severity
+from ensemw2s.spec.catalog import MODEL_PATH_PREFIXES, hub_id_problem, model_path
+from safetensors import SafetensorError
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -38,8 +39,8 @@ from .presets import ModelPreset, TokenizerKind, find_preset, preset_names
 from .tokenizer import build_word_tokenizer
 
 SOURCE_FILE = "source.json"
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-_PATH_PREFIXES = ("/", "./", "../", "~", "file:")
+_DAMAGED_FILE_ERRORS = (SafetensorError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, RuntimeError)
+"""What reading a damaged local model raises (safetensors, JSON, pickle or truncated reads), never shown bare."""
 
 
 @dataclass
@@ -168,11 +169,9 @@ def _build_from_config(config: PretrainedConfig, num_labels: int, head: HeadKind
 
 
 def _load_reference(model: str, num_labels: int, head: HeadKind, field: str) -> LoadedClassifier:
-    path = Path(model).expanduser()
+    path = model_path(model) or Path(model).expanduser()
     if path.is_dir():
-        if (path / CLASSIFIER_FILE).is_file():
-            return _load_saved(path, num_labels, field)
-        return _from_pretrained(str(path), num_labels, head, field)
+        return _load_directory(model, path, num_labels, head, field)
     if path.exists():
         raise ModelError(
             field,
@@ -180,11 +179,33 @@ def _load_reference(model: str, num_labels: int, head: HeadKind, field: str) -> 
             model,
             "name the directory that holds the model",
         )
-    if model.startswith(_PATH_PREFIXES):
+    if model.startswith(MODEL_PATH_PREFIXES):
         raise ModelError(field, "local directory does not exist", model, "check the path")
-    if not _HUB_ID.match(model):
+    if hub_id_problem(model) is not None:
         raise ModelError(field, _not_found(model), None, "use a preset, a directory or an org/name hub id")
     return _from_pretrained(model, num_labels, head, field)
+
+
+def _load_directory(model: str, path: Path, num_labels: int, head: HeadKind, field: str) -> LoadedClassifier:
+    """A saved classifier or a ``save_pretrained`` directory; a damaged file is named, never a bare exception."""
+    from ..preflight import model_directory_problems
+
+    damaged = [p for p in model_directory_problems(field, model, path) if p.severity is Severity.ERROR]
+    if damaged:
+        raise ModelError(field, "\n".join([damaged[0].message, *(str(p) for p in damaged[1:])]))
+    try:
+        if (path / CLASSIFIER_FILE).is_file():
+            return _load_saved(path, num_labels, field)
+        return _from_pretrained(str(path), num_labels, head, field)
+    except ModelError:
+        raise
+    except _DAMAGED_FILE_ERRORS as error:
+        raise ModelError(
+            field,
+            f"cannot read the model in {str(path)!r} ({_first_line(error)})",
+            None,
+            "a file in the directory is damaged or incomplete: download or save the model again",
+        ) from error
 
 
 def _not_found(model: str) -> str:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from ensemw2s.spec.results import ExperimentResults
+from ensemw2s.trainer.files import write_atomically
 from ensemw2s.trainer.method.intervals import mean_interval
-from ensemw2s.trainer.report.files import write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ensemw2s.spec.results import ExperimentResults
+from ensemw2s.trainer.files import write_atomically
 from ensemw2s.trainer.report.errors import ReportError
-from ensemw2s.trainer.report.files import write_atomically
 from ensemw2s.trainer.report.plots import plot_accuracies, plot_accuracy_by_round
 from ensemw2s.trainer.report.table import results_table
 

@@ -28,6 +28,8 @@ class StageContext:
     keys: dict[Stage, str]
     workspace: StageWorkspace
     progress: ProgressSink
+    inputs: dict[str, str] = field(default_factory=dict)
+    """Each upstream stage read so far (by name) with its fingerprint: recorded in this stage's stage.json."""
 
     @property
     def spec(self) -> ExperimentSpec:
@@ -39,11 +41,14 @@ class StageContext:
         return self.stage.seed
 
     def input(self, stage: Stage) -> StageOutput:
-        """A finished upstream stage's output, or MissingInput naming what to run first."""
+        """A finished upstream stage's output (its files are checked as they are read), or MissingInput
+        naming what to run first."""
         key = self.keys[stage]
-        if self.store.finished(stage, key) is None:
+        output = self.store.output(stage, key)
+        if output is None:
             raise MissingInput(self.stage.name, f"needs {stage.name} (key {key}) to have finished; run it first")
-        return self.store.output(stage, key)
+        self.inputs[stage.name] = output.record.fingerprint
+        return output
 
     def prepared(self) -> StageOutput:
         return self.input(Stage(StageKind.PREPARE, self.seed))

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from accelerate import Accelerator
 from ensemw2s.spec import ErrorEstimate, ExperimentSpec, SampleWeighting
 
 from ..models import Classifier
-from ..training import ProgressEvent, predict_proba, train_classifier
+from ..training import ProgressEvent, predict_proba, stage_accelerator, train_classifier
 from ..training.encoding import EncodedTexts
 from .prepared import SPLITS, PreparedData, Role
 from .training_config import weak_train_config
@@ -46,6 +47,7 @@ def _fit(
     weighting: SampleWeighting | None,
     checkpoint_dir: Path | None,
     on_progress: ProgressCallback | None,
+    accelerator: Accelerator,
 ) -> Classifier:
     from ..models import load_classifier
 
@@ -69,6 +71,7 @@ def _fit(
         sample_weights=(w / w.sum()) if weighting is not None else None,
         checkpoint_dir=checkpoint_dir,
         on_progress=on_progress,
+        accelerator=accelerator,
     )
     return learner.model
 
@@ -94,7 +97,8 @@ def train_and_score(
     """Train the learner on all easy items (and the fold models with crossfit) and score every split."""
     n = len(weights)
     full = None if checkpoints is None else checkpoints / "full"
-    model = _fit(spec, data, seed, np.arange(n), weights, weighting, full, on_progress)
+    accelerator = stage_accelerator(weak_train_config(spec, seed, weighting))  # the stage's one Accelerator
+    model = _fit(spec, data, seed, np.arange(n), weights, weighting, full, on_progress, accelerator)
     probs = {name: _predict(spec, data, model, name) for name in SPLITS}
     if spec.weak.error_estimate is ErrorEstimate.TRAIN:
         return ScoredLearner(probs=probs, error_probs=probs["easy"])
@@ -104,6 +108,6 @@ def train_and_score(
         rest = np.setdiff1d(np.arange(n), fold)
         sub = None if checkpoints is None else checkpoints / f"fold-{f}"
         fold_seed = seed * FOLD_SEED_STRIDE + 1 + f
-        fold_model = _fit(spec, data, fold_seed, rest, weights, weighting, sub, on_progress)
+        fold_model = _fit(spec, data, fold_seed, rest, weights, weighting, sub, on_progress, accelerator)
         held_out[fold] = predict_proba(fold_model, easy.subset(fold.tolist()), spec.weak.training.eval_batch_size)
     return ScoredLearner(probs=probs, error_probs=held_out)

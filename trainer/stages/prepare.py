@@ -7,24 +7,14 @@ Writes ``examples.json`` (per split: ids, texts, labels, difficulty; and ``numCl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
-from ensemw2s.spec import DifficultyMethod, SplitStrategy
+from ensemw2s.spec import DifficultyMethod
 
-from ..data import (
-    Splits,
-    SplitSizes,
-    check_split_labels,
-    difficulty_from_column,
-    difficulty_from_kfold,
-    difficulty_from_proxy,
-    easy_to_hard_split,
-    format_examples,
-    load_dataset_items,
-    random_split,
-)
+from ..data import format_examples, load_dataset_items
+from ..data.preparation import split_pool
 from ..data.records import Example
+from ..preflight import check_preflight
 from .context import StageContext, StageResult
 from .prepared import BINARY, ROLES, encode_splits, save_prepared, split_texts
 
@@ -55,33 +45,13 @@ def _kfold_fit_predict(context: StageContext, corpus: Sequence[str], num_classes
 def run(context: StageContext) -> StageResult:
     spec, seed = context.spec, context.seed
     dataset = spec.dataset
+    check_preflight(spec)  # every data and model problem at once, before the weak rounds (permanent errors)
     context.progress.stage_started(context.stage.name, f"loading {dataset.source or dataset.name}")
     items = load_dataset_items(dataset.name, dataset.source, dataset.max_items, seed)
     examples, num_classes = format_examples(items, dataset.format, dataset.num_classes, seed)
-    sizes = SplitSizes(
-        easy=dataset.sizes.easy,
-        val=dataset.sizes.val,
-        hard_train=dataset.sizes.hard_train,
-        hard_test=dataset.sizes.hard_test,
-    )
-    splits: Splits
-    if dataset.split is SplitStrategy.RANDOM:
-        splits = random_split(examples, sizes, seed)
-    else:
-        method = dataset.difficulty.method
-        if method is DifficultyMethod.COLUMN:
-            difficulty = difficulty_from_column(examples)
-        elif method is DifficultyMethod.PROXY:
-            difficulty = difficulty_from_proxy(examples, dataset.difficulty.proxy.value)
-        else:
-            corpus = [e.text for e in examples]
-            difficulty = difficulty_from_kfold(
-                examples, dataset.difficulty.folds, seed, _kfold_fit_predict(context, corpus, num_classes)
-            )
-        # Keep the difficulty the split used with each example (examples.json shows what decided the split).
-        examples = [replace(e, difficulty=float(d)) for e, d in zip(examples, difficulty, strict=True)]
-        splits = easy_to_hard_split(examples, difficulty, sizes, seed)
-    check_split_labels(splits, num_classes)
+    kfold = dataset.difficulty.method is DifficultyMethod.KFOLD
+    fit_predict = _kfold_fit_predict(context, [e.text for e in examples], num_classes) if kfold else None
+    splits = split_pool(dataset, examples, num_classes, seed, fit_predict)
     context.progress.stage_started(context.stage.name, "tokenising once for the weak and strong models")
     tokens = {role: encode_splits(spec, role, splits, seed) for role in ROLES}
     save_prepared(context.workspace, splits, tokens, num_classes)

@@ -12,6 +12,7 @@ from ensemw2s.spec import ExperimentSpec
 from ..data import Splits
 from ..store import StageOutput, StageWorkspace
 from ..training.encoding import EncodedTexts, encode_texts
+from .records import ExampleRecord, PreparedExamples
 
 BINARY = 2  # binary formatting, as the original W2S code
 SPLITS = ("easy", "val", "hard_train", "hard_test")
@@ -59,19 +60,13 @@ def save_prepared(
     workspace: StageWorkspace, splits: Splits, tokens: dict[Role, dict[str, EncodedTexts]], num_classes: int
 ) -> None:
     """Write examples.json (every split and ``numClasses``, K), labels.npz and the token files."""
-    workspace.write_json(
-        EXAMPLES_FILE,
-        {
-            "numClasses": num_classes,
-            **{
-                name: [
-                    {"id": e.id, "text": e.text, "label": e.label, "difficulty": e.difficulty}
-                    for e in splits.by_name(name)
-                ]
-                for name in SPLITS
-            },
-        },
-    )
+    examples = {
+        name: [
+            ExampleRecord(id=e.id, text=e.text, label=e.label, difficulty=e.difficulty) for e in splits.by_name(name)
+        ]
+        for name in SPLITS
+    }
+    workspace.write_model(EXAMPLES_FILE, PreparedExamples(num_classes=num_classes, **examples))
     workspace.write_arrays(LABELS_FILE, **{name: np.array([e.label for e in splits.by_name(name)]) for name in SPLITS})
     for role, encoded in tokens.items():
         for name, enc in encoded.items():
@@ -87,12 +82,15 @@ class PreparedData:
 
     @cached_property
     def labels(self) -> dict[str, np.ndarray]:
-        return self.output.read_arrays(LABELS_FILE)
+        return self.output.read_arrays(LABELS_FILE, *SPLITS)
+
+    @cached_property
+    def examples(self) -> PreparedExamples:
+        return self.output.read_model(EXAMPLES_FILE, PreparedExamples)
 
     @cached_property
     def texts(self) -> dict[str, list[str]]:
-        data = self.output.read_json(EXAMPLES_FILE)
-        return {name: [row["text"] for row in data[name]] for name in SPLITS}
+        return {name: [example.text for example in self.examples.split(name)] for name in SPLITS}
 
     @cached_property
     def corpus(self) -> list[str]:
@@ -105,10 +103,10 @@ class PreparedData:
             self._tokens[key] = EncodedTexts.load(self.output.local_path(tokens_file(role, split)))
         return self._tokens[key]
 
-    @cached_property
+    @property
     def num_classes(self) -> int:
-        """K, as the prepare stage recorded it (``numClasses`` in examples.json; 2 when absent)."""
-        return int(self.output.read_json(EXAMPLES_FILE).get("numClasses", BINARY))
+        """K, as the prepare stage recorded it (``numClasses`` in examples.json)."""
+        return self.examples.num_classes
 
     def onehot(self, split: str) -> np.ndarray:
         encoded: np.ndarray = np.eye(self.num_classes, dtype=np.float32)[self.labels[split]]

@@ -7,10 +7,11 @@ from ensemw2s.spec import Stage, StageKind, StrongVariant
 from ensemw2s.spec.results import SeedResults
 
 from ..method import HardTestOutcomes, above_chance, experiment_results, seed_results
-from ..report.write import REPORT_MD, report_markdown, write_report
-from .aggregate import AGGREGATE_FILE, ENSEMBLE_FILE, boosting_from_json
+from ..report.write import REPORT_MD, RESULTS_JSON, report_markdown, write_report
+from .aggregate import AGGREGATE_FILE, ENSEMBLE_FILE
 from .context import StageContext, StageResult
 from .prepared import SPLITS, PreparedData
+from .records import AggregateRecord, StudentRecord
 from .strong import STUDENT_FILE, STUDENT_PREDICTIONS
 from .weak import PREDICTIONS_FILE
 
@@ -25,31 +26,31 @@ def _trained(context: StageContext, variant: StrongVariant, seed: int) -> bool:
 def _student_accuracy(context: StageContext, variant: StrongVariant, seed: int) -> float | None:
     if not _trained(context, variant, seed):
         return None
-    return float(context.strong(variant, seed).read_json(STUDENT_FILE)["accuracy"])
+    return context.strong(variant, seed).read_model(STUDENT_FILE, StudentRecord).accuracy
 
 
 def hard_test_outcomes(context: StageContext, seed: int) -> HardTestOutcomes:
     """Which hard-test items each model of ``seed`` got right (the bootstrap's input)."""
     labels = PreparedData(context.input(Stage(StageKind.PREPARE, seed))).labels["hard_test"]
     scores = {
-        "weak": context.weak_round(0, seed).read_arrays(PREDICTIONS_FILE)["hard_test"],
-        "weak_ensemble": context.aggregated(seed).read_arrays(ENSEMBLE_FILE)["hard_test"],
+        "weak": context.weak_round(0, seed).read_arrays(PREDICTIONS_FILE, "hard_test")["hard_test"],
+        "weak_ensemble": context.aggregated(seed).read_arrays(ENSEMBLE_FILE, "hard_test")["hard_test"],
     }
     for variant, field in STUDENT_FIELDS.items():
         if _trained(context, variant, seed):
-            scores[field] = context.strong(variant, seed).read_arrays(STUDENT_PREDICTIONS)["hard_test"]
+            scores[field] = context.strong(variant, seed).read_arrays(STUDENT_PREDICTIONS, "hard_test")["hard_test"]
     return HardTestOutcomes({name: np.argmax(probs, axis=1) == labels for name, probs in scores.items()})
 
 
 def seed_results_from_store(context: StageContext, seed: int, outcomes: HardTestOutcomes) -> SeedResults:
-    boosting, stop_reason = boosting_from_json(context.aggregated(seed).read_json(AGGREGATE_FILE))
+    aggregate = context.aggregated(seed).read_model(AGGREGATE_FILE, AggregateRecord)
     return seed_results(
         seed,
-        boosting,
+        aggregate.boosting,
         w2s=_student_accuracy(context, StrongVariant.W2S, seed),
         ensemw2s=_student_accuracy(context, StrongVariant.ENSEMBLE, seed),
         ceiling=_student_accuracy(context, StrongVariant.CEILING, seed),
-        stop_reason=stop_reason,
+        stop_reason=aggregate.stop_reason,
         notes=answerability_notes(context, seed, outcomes),
     )
 
@@ -64,7 +65,7 @@ def answerability_notes(context: StageContext, seed: int, outcomes: HardTestOutc
         for name in SPLITS
         if len(data.labels[name]) and len(np.unique(data.labels[name])) == 1
     ]
-    weak_val = context.weak_round(0, seed).read_arrays(PREDICTIONS_FILE)["val"]
+    weak_val = context.weak_round(0, seed).read_arrays(PREDICTIONS_FILE, "val")["val"]
     if not above_chance(np.argmax(weak_val, axis=1) == data.labels["val"], data.labels["val"]):
         notes.append(
             "round 0 (the single weak model) is at chance on easy val data: the weak model did not learn the "
@@ -91,9 +92,9 @@ def run(context: StageContext) -> StageResult:
     write_report(results, context.workspace.directory)
     # The newest report also sits at the experiment's root, where users look first; its figure links
     # point into the report's own folder.
-    context.store.write_json("results.json", results.model_dump(mode="json", by_alias=True))
+    context.store.write_model(RESULTS_JSON, results)
     published = context.store.stage_path(context.stage, context.keys[context.stage])
-    context.store.fs.pipe_file(f"{context.store.root}/{REPORT_MD}", report_markdown(results, published).encode())
+    context.store.write_bytes(REPORT_MD, report_markdown(results, published).encode())
     mean = results.mean
     metrics = {
         name: float(value)

@@ -16,10 +16,11 @@ import numpy as np
 from ensemw2s.spec import LabelKind, StrongVariant
 
 from ..method import harden
-from ..training import predict_proba, train_classifier
+from ..training import predict_proba, stage_accelerator, train_classifier
 from .aggregate import ENSEMBLE_FILE
 from .context import StageContext, StageResult
 from .prepared import PreparedData, Role
+from .records import StudentRecord
 from .training_config import strong_train_config
 from .weak import PREDICTIONS_FILE
 
@@ -34,9 +35,9 @@ def student_targets(context: StageContext, data: PreparedData) -> np.ndarray:
     if variant is StrongVariant.CEILING:
         return data.onehot("hard_train")
     if variant is StrongVariant.W2S:
-        soft = context.weak_round(0).read_arrays(PREDICTIONS_FILE)["hard_train"]
+        soft = context.weak_round(0).read_arrays(PREDICTIONS_FILE, "hard_train")["hard_train"]
     else:
-        soft = context.aggregated().read_arrays(ENSEMBLE_FILE)["hard_train"]
+        soft = context.aggregated().read_arrays(ENSEMBLE_FILE, "hard_train")["hard_train"]
     labels = harden(soft) if context.spec.strong.pseudo_labels is LabelKind.HARD else soft
     targets: np.ndarray = np.asarray(labels, dtype=np.float32)
     return targets
@@ -60,14 +61,16 @@ def run(context: StageContext) -> StageResult:
     def on_progress(event: Any) -> None:
         context.progress.advance(context.stage.name, int(event.step), int(event.total_steps), "")
 
+    config = strong_train_config(spec, seed, variant)
     report = train_classifier(
         student.model,
         data.tokens(Role.STRONG, "hard_train"),
         targets,
-        strong_train_config(spec, seed, variant),
+        config,
         sample_weights=None,
         checkpoint_dir=context.workspace.checkpoints,
         on_progress=on_progress,
+        accelerator=stage_accelerator(config),  # the stage's one Accelerator
     )
     probs = predict_proba(student.model, data.tokens(Role.STRONG, "hard_test"), spec.strong.training.eval_batch_size)
     labels = data.labels["hard_test"]
@@ -75,14 +78,14 @@ def run(context: StageContext) -> StageResult:
     agreement = float(np.mean(np.argmax(targets, axis=1) == data.labels["hard_train"]))
     context.workspace.write_arrays(STUDENT_PREDICTIONS, hard_test=probs)
     context.workspace.write_arrays(TARGETS_FILE, hard_train=targets)
-    record = {
-        "variant": str(context.stage.variant),
-        "accuracy": accuracy,
-        "labelAccuracy": agreement,
-        "examplesPerSecond": report.examples_per_second,
-        "resumedFromStep": report.resumed_from_step,
-    }
-    context.workspace.write_json(STUDENT_FILE, record)
+    record = StudentRecord(
+        variant=variant,
+        accuracy=accuracy,
+        label_accuracy=agreement,
+        examples_per_second=report.examples_per_second,
+        resumed_from_step=report.resumed_from_step,
+    )
+    context.workspace.write_model(STUDENT_FILE, record)
     return StageResult(
         metrics={
             "accuracy": accuracy,

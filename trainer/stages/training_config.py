@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ensemw2s.spec import ExperimentSpec, SampleWeighting, StrongVariant, StudentLoss, Training
 
-from ..training.config import MixedPrecision, TrainConfig, WeightingMode
+from ..training.config import TrainConfig
 
 
 def _config(training: Training, spec: ExperimentSpec, seed: int, **extra: object) -> TrainConfig:
@@ -17,15 +17,14 @@ def _config(training: Training, spec: ExperimentSpec, seed: int, **extra: object
         max_length=training.max_length,
         seed=seed,
         checkpoint_every_steps=training.checkpoint_every_steps,
-        mixed_precision=MixedPrecision(spec.runtime.mixed_precision),
+        mixed_precision=spec.runtime.mixed_precision,
         threads=spec.runtime.threads,
         **extra,  # type: ignore[arg-type]
     )
 
 
 def weak_train_config(spec: ExperimentSpec, seed: int, weighting: SampleWeighting | None = None) -> TrainConfig:
-    mode = WeightingMode.NONE if weighting is None else WeightingMode(weighting.value)
-    return _config(spec.weak.training, spec, seed, sample_weighting=mode)
+    return _config(spec.weak.training, spec, seed, sample_weighting=weighting)
 
 
 def strong_train_config(spec: ExperimentSpec, seed: int, variant: StrongVariant) -> TrainConfig:

@@ -19,6 +19,7 @@ from ..method.boosting import chance_stop_reason, degenerate_note, uniform_weigh
 from .context import StageContext, StageResult
 from .learner import train_and_score
 from .prepared import PreparedData
+from .records import LearnerRecord, RoundRecord
 
 ROUND_FILE = "round.json"
 PREDICTIONS_FILE = "preds.npz"
@@ -45,12 +46,13 @@ def run(context: StageContext) -> StageResult:
     weights = uniform_weights(n)
     if round_ > 0 and not bagging:
         previous = context.weak_round(round_ - 1)
-        before: dict[str, Any] = previous.read_json(ROUND_FILE)
-        if before.get("stopped"):
-            record = {"round": round_, "active": False, "stopped": True, "reason": before["reason"]}
-            context.workspace.write_json(ROUND_FILE, record)
-            return StageResult(notes=[f"round {round_}: skipped ({before['reason']})"])
-        weights = previous.read_arrays(WEIGHTS_FILE)["next"]
+        before = previous.read_model(ROUND_FILE, RoundRecord)
+        if before.stop_reason is not None:
+            context.workspace.write_model(
+                ROUND_FILE, RoundRecord(round=round_, active=False, stop_reason=before.stop_reason)
+            )
+            return StageResult(notes=[f"round {round_}: skipped ({before.stop_reason})"])
+        weights = previous.read_arrays(WEIGHTS_FILE, "next")["next"]
     context.progress.stage_started(context.stage.name, f"training weak learner {round_ + 1}/{spec.weak.rounds}")
     total = {"steps": 0}
 
@@ -89,25 +91,27 @@ def run(context: StageContext) -> StageResult:
         next_weights = update_weights(weights, errors, samme.alpha)
     if samme.degenerate and not bagging and samme.alpha is not None:
         notes.append(degenerate_note(round_))
-    record = {
-        "round": round_,
-        "active": active,
-        "stopped": reason is not None,
-        "reason": reason,
-        "eps": eps,
-        "alpha": alpha,
-        "errorEstimate": spec.weak.error_estimate.value,
-        "degenerate": samme.degenerate,
-        "valAccuracy": _accuracy(probs["val"], data.labels["val"]),
-        "hardTestAccuracy": _accuracy(probs["hard_test"], data.labels["hard_test"]),
-        "easyAccuracy": _accuracy(probs["easy"], data.labels["easy"]),
-        "easyErrorRate": float(np.mean(errors)),
-        "notes": notes,
-    }
+    learner = LearnerRecord(
+        eps=eps,
+        alpha=alpha,
+        error_estimate=spec.weak.error_estimate,
+        degenerate=samme.degenerate,
+        val_accuracy=_accuracy(probs["val"], data.labels["val"]),
+        hard_test_accuracy=_accuracy(probs["hard_test"], data.labels["hard_test"]),
+        easy_accuracy=_accuracy(probs["easy"], data.labels["easy"]),
+        easy_error_rate=float(np.mean(errors)),
+    )
     context.workspace.write_arrays(PREDICTIONS_FILE, **probs, easy_error_probs=scored.error_probs)
     context.workspace.write_arrays(WEIGHTS_FILE, weights=weights, next=next_weights, errors=errors)
-    context.workspace.write_json(ROUND_FILE, record)
-    metrics = {k: float(record[k]) for k in ("eps", "valAccuracy", "hardTestAccuracy", "easyAccuracy")}
+    context.workspace.write_model(
+        ROUND_FILE, RoundRecord(round=round_, active=active, stop_reason=reason, learner=learner, notes=notes)
+    )
+    metrics = {
+        "eps": learner.eps,
+        "valAccuracy": learner.val_accuracy,
+        "hardTestAccuracy": learner.hard_test_accuracy,
+        "easyAccuracy": learner.easy_accuracy,
+    }
     if alpha is not None:
         metrics["alpha"] = float(alpha)
     return StageResult(metrics=metrics, notes=notes)

@@ -1,10 +1,11 @@
-"""Training: encoded texts, the run config, losses, the training loop and batched inference."""
+"""Training: encoded texts, the run config, losses, the accelerate training loop and batched inference."""
 
-from .batching import BatchPlan, epoch_batches, resample_indices
+from .batching import BatchPlan, MicroBatch, PlanSampler, epoch_batches, resample_indices, step_micro_batches
 from .checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
-from .config import LossKind, MixedPrecision, TrainConfig, WeightingMode
+from .config import TrainConfig
 from .encoding import EncodedTexts, TokenBatch, encode_texts
 from .errors import TrainingError
+from .loader import TrainingBatch, TrainingExamples, plan_loader
 from .loop import ProgressEvent, TrainReport, one_hot_targets, train_classifier
 from .losses import (
     example_loss_scales,
@@ -17,19 +18,20 @@ from .losses import (
     soft_cross_entropy,
 )
 from .predict import predict_proba
-from .runtime import available_cpus, make_accelerator, resolve_mixed_precision, set_threads
+from .runtime import available_cpus, resolve_mixed_precision, set_threads, stage_accelerator
 
 __all__ = [
     "BatchPlan",
     "EncodedTexts",
-    "LossKind",
-    "MixedPrecision",
+    "MicroBatch",
+    "PlanSampler",
     "ProgressEvent",
     "TokenBatch",
     "TrainConfig",
     "TrainReport",
+    "TrainingBatch",
     "TrainingError",
-    "WeightingMode",
+    "TrainingExamples",
     "available_cpus",
     "encode_texts",
     "epoch_batches",
@@ -39,9 +41,9 @@ __all__ = [
     "logconf_alpha",
     "logconf_loss",
     "logconf_targets",
-    "make_accelerator",
     "one_hot_targets",
     "per_example_cross_entropy",
+    "plan_loader",
     "predict_proba",
     "resample_indices",
     "resolve_mixed_precision",
@@ -50,5 +52,7 @@ __all__ = [
     "scaled_batch_loss",
     "set_threads",
     "soft_cross_entropy",
+    "stage_accelerator",
+    "step_micro_batches",
     "train_classifier",
 ]

@@ -7,6 +7,11 @@ skipping the first k batches of the plan.
 With ``group_by_length``, each epoch's permutation is cut into mega-batches of ``MEGABATCH_BATCHES``
 batches, each sorted by length (longest first) and cut into batches; the batch order is then
 shuffled. Batches hold similar lengths (little padding) while their composition stays random.
+
+:class:`PlanSampler` deals the plan out as the batch sampler of the training ``DataLoader``: each
+optimiser step's batch (the global batch, whatever the number of processes) becomes
+``processes x accumulation`` micro-batches, ordered so that accelerate's sharding of a prepared loader
+(process r takes every processes-th batch) hands each process its own ``accumulation`` micro-batches.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -78,3 +84,48 @@ class BatchPlan:
                 yield torch.from_numpy(batch.astype(np.int64))
                 step += 1
             epoch += 1
+
+
+class MicroBatch(NamedTuple):
+    """One process's share of one accumulation round of an optimiser step."""
+
+    examples: np.ndarray  # example indices (int64); a filler holds example 0 and trains nothing
+    step_size: int  # examples in the whole optimiser step, over all processes and micro-batches
+    filler: bool  # True when the step has fewer examples than micro-batches: keeps processes in lockstep
+
+
+def step_micro_batches(batch: np.ndarray, processes: int, accumulation: int) -> list[MicroBatch]:
+    """One step's micro-batches in dealing order: ``accumulation`` rounds of one per process.
+
+    Process r's share is ``batch[r::processes]``, cut into ``accumulation`` near-equal pieces (one
+    process: ``accumulation`` equal pieces of a full batch, in order). A piece left empty (a short last
+    batch) becomes a filler, so every process runs exactly ``accumulation`` forward/backward passes.
+    """
+    shares = [np.array_split(batch[rank::processes], accumulation) for rank in range(processes)]
+    dealt: list[MicroBatch] = []
+    for round_ in range(accumulation):
+        for rank in range(processes):
+            piece = shares[rank][round_]
+            if len(piece):
+                dealt.append(MicroBatch(piece.astype(np.int64), len(batch), False))
+            else:
+                dealt.append(MicroBatch(np.zeros(1, dtype=np.int64), len(batch), True))
+    return dealt
+
+
+class PlanSampler:
+    """The plan as a DataLoader batch sampler: every step's micro-batches, for all processes, in order.
+
+    Resuming at step k skips the first ``k * processes * accumulation`` items (accelerate's
+    ``skip_first_batches`` on the prepared loader skips ``k * accumulation`` of one process's).
+    """
+
+    def __init__(self, plan: BatchPlan, processes: int, accumulation: int) -> None:
+        self.plan, self.processes, self.accumulation = plan, processes, accumulation
+
+    def __len__(self) -> int:
+        return self.plan.total_steps * self.processes * self.accumulation
+
+    def __iter__(self) -> Iterator[MicroBatch]:
+        for batch in self.plan.batches():
+            yield from step_micro_batches(batch.numpy(), self.processes, self.accumulation)

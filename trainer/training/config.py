@@ -1,39 +1,29 @@
-"""``TrainConfig``: every knob of one fine-tuning run, validated when built."""
+"""``TrainConfig``: every knob of one fine-tuning run, validated when built.
+
+Its closed choices are the spec's own enums (``Schedule``, ``StudentLoss``, ``SampleWeighting``,
+``MixedPrecision``); strings are accepted and converted, so a config can be written by hand.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeAlias
 
-from ensemw2s.spec import Schedule, StudentLoss
+from ensemw2s.spec import MixedPrecision, SampleWeighting, Schedule, StudentLoss
 
 from .errors import TrainingError
 
 
-class WeightingMode(StrEnum):
-    """How per-example weights enter training (values match ``ensemw2s.spec.SampleWeighting``)."""
-
-    NONE = "none"
-    WEIGHTED_LOSS = "weighted_loss"  # batch mean of N w_i CE_i: unbiased for sum_i w_i CE_i
-    RESAMPLE = "resample"  # draw N indices with replacement, p = w, then plain CE
-
-
-class MixedPrecision(StrEnum):
-    AUTO = "auto"  # bf16 on a CUDA device that supports it, else no
-    NO = "no"
-    BF16 = "bf16"
-    FP16 = "fp16"
-
-
-LossKind: TypeAlias = StudentLoss  # xent | logconf
-
-
 @dataclass(frozen=True)
 class TrainConfig:
-    """One fine-tuning run. ``batch_size`` is the optimiser batch; ``grad_accum`` splits it into
-    ``grad_accum`` micro-batches of ``batch_size // grad_accum`` (memory only: the loss is the same)."""
+    """One fine-tuning run.
+
+    ``batch_size`` is the global optimiser batch, whatever the number of processes; each process's share
+    of it is split into ``grad_accum`` micro-batches (memory only: the loss is the same).
+    ``sample_weighting`` None trains unweighted; ``weighted_loss`` takes the batch mean of N w_i CE_i (an
+    unbiased estimate of sum_i w_i CE_i); ``resample`` draws N indices with replacement, p = w.
+    """
 
     epochs: float = 2.0
     batch_size: int = 32
@@ -42,10 +32,10 @@ class TrainConfig:
     schedule: Schedule = Schedule.COSINE  # cosine without warm-up, as the authors
     max_length: int = 128
     seed: int = 1029
-    loss: LossKind = LossKind.XENT
+    loss: StudentLoss = StudentLoss.XENT
     logconf_max_alpha: float = 0.5
     logconf_warmup_frac: float = 0.1
-    sample_weighting: WeightingMode = WeightingMode.NONE
+    sample_weighting: SampleWeighting | None = None
     checkpoint_every_steps: int = 0  # 0 = never
     mixed_precision: MixedPrecision = MixedPrecision.AUTO
     threads: int | None = None  # torch CPU threads; None = available cores (affinity and cgroup limit)
@@ -55,17 +45,22 @@ class TrainConfig:
     max_grad_norm: float | None = None
 
     def __post_init__(self) -> None:
-        for name, kind in (
+        kinds: tuple[tuple[str, type[StrEnum]], ...] = (
             ("schedule", Schedule),
-            ("loss", LossKind),
-            ("sample_weighting", WeightingMode),
+            ("loss", StudentLoss),
+            ("sample_weighting", SampleWeighting),
             ("mixed_precision", MixedPrecision),
-        ):
+        )
+        for name, kind in kinds:
             value = getattr(self, name)
+            if value is None and name == "sample_weighting":
+                continue
             try:
                 object.__setattr__(self, name, kind(value))
             except ValueError:
-                allowed = ", ".join(member.value for member in kind)
+                allowed = ", ".join(str(member.value) for member in kind)
+                if name == "sample_weighting":
+                    allowed += " or None (unweighted)"
                 raise TrainingError(f"train.{name}", f"must be one of {allowed}", value) from None
         self._check_ranges()
 
@@ -94,7 +89,3 @@ class TrainConfig:
                 self.grad_accum,
                 "choose a divisor of the batch size",
             )
-
-    @property
-    def micro_batch_size(self) -> int:
-        return self.batch_size // self.grad_accum

@@ -6,4 +6,4 @@ from ensemw2s.spec.errors import FieldError
 
 
 class TrainingError(FieldError):
-    """A training or inference request that cannot run as given."""
+    """A training or inference request that cannot run as given (permanent, as every ``FieldError``)."""

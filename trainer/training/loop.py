@@ -1,13 +1,19 @@
 """``train_classifier``: fine-tune a classifier on soft labels, with optional example weights.
 
-A plain loop on ``accelerate.Accelerator`` (CPU here, one or more GPUs on clusters; bf16 autocast when
-supported): no Trainer, no per-step host synchronisation except every ``log_every_steps`` steps.
-The classifier passed in is trained in place and returned on the accelerator's device, in eval mode.
+A plain loop on ``accelerate`` (CPU here, one or more GPUs or CPU processes on clusters; bf16 autocast
+when supported): the deterministic batch plan is the prepared DataLoader's batch sampler, gradients are
+accumulated with ``accelerator.accumulate`` (which also skips DDP's all-reduce on the micro-batches
+before the last), ``accelerator.backward`` scales the loss, and checkpoints are accelerate's own state.
+No host synchronisation per step except every ``log_every_steps`` steps. The classifier passed in is
+trained in place and returned on the accelerator's device, in eval mode.
+
+The loss of a micro-batch is sum_i s_i CE_i / (n / (P G)), with n the optimiser step's examples over
+all P processes and G the accumulation steps: ``backward`` divides by G and DDP averages over P, so
+the step's gradient is that of the batch mean (1/n) sum_i s_i CE_i whatever P and G (see losses.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -16,17 +22,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ensemw2s.spec import Schedule
+from accelerate import Accelerator
+from ensemw2s.spec import SampleWeighting, Schedule, StudentLoss
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
 from ..models.classifier import Classifier
-from .batching import BatchPlan, resample_indices
-from .checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
-from .config import LossKind, TrainConfig, WeightingMode
+from .batching import BatchPlan, PlanSampler, resample_indices
+from .checkpoint import Fingerprint, restore_checkpoint, save_checkpoint
+from .config import TrainConfig
 from .encoding import EncodedTexts
+from .loader import TrainingExamples, plan_loader
 from .losses import example_loss_scales, logconf_alpha, logconf_targets, per_example_cross_entropy, scaled_batch_loss
-from .runtime import make_accelerator, resolve_mixed_precision, set_threads
+from .runtime import check_stage_accelerator, set_threads, stage_accelerator
 from .validation import check_inputs, run_fingerprint
 
 
@@ -35,7 +43,7 @@ class ProgressEvent:
     step: int  # completed optimiser steps
     total_steps: int
     epoch: float
-    loss: float  # mean training loss since the previous event
+    loss: float  # mean training loss since the previous event, over all processes
     learning_rate: float
     examples_per_second: float
 
@@ -43,7 +51,7 @@ class ProgressEvent:
 @dataclass(frozen=True)
 class TrainReport:
     steps: int  # optimiser steps run by this call (excludes steps restored from a checkpoint)
-    examples: int  # examples processed by this call
+    examples: int  # examples processed by this call, over all processes
     seconds: float
     examples_per_second: float
     final_loss: float  # mean loss over the last logging window (nan when no step ran)
@@ -77,113 +85,124 @@ def train_classifier(
     sample_weights: np.ndarray | None = None,
     checkpoint_dir: Path | str | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    *,
+    accelerator: Accelerator | None = None,
 ) -> TrainReport:
     """Fine-tune ``classifier`` on ``encoded`` with soft ``targets`` (N, K); see :class:`TrainConfig`.
 
-    With ``checkpoint_dir`` it checkpoints every ``config.checkpoint_every_steps`` steps and, on start,
-    resumes from the latest checkpoint there: a resumed run ends with the same weights as an
-    uninterrupted one.
+    ``accelerator`` is the stage's (:func:`~.runtime.stage_accelerator`); the run releases what it
+    prepared on it when it ends. Without one the run makes its own. With ``checkpoint_dir`` it
+    checkpoints every ``config.checkpoint_every_steps`` steps and, on start, resumes from the newest
+    whole checkpoint there: a resumed run ends with the same weights as an uninterrupted one.
+    ``on_progress`` is called on the main process only.
     """
     check_inputs(classifier, encoded, targets, config, sample_weights)
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     set_threads(config.threads)
-    accelerator = make_accelerator(resolve_mixed_precision(config.mixed_precision))
-    torch.manual_seed(config.seed)
+    borrowed = accelerator is not None
+    if accelerator is None:
+        accelerator = stage_accelerator(config)
+    else:
+        check_stage_accelerator(accelerator, config)
+        accelerator.gradient_accumulation_steps = config.grad_accum
+    try:
+        directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        return _train(accelerator, classifier, encoded, targets, config, sample_weights, directory, on_progress)
+    finally:
+        if borrowed or accelerator.device.type != "cpu":
+            # Lets go of this run's prepared objects (the next run of the stage saves and loads only its
+            # own) and of their device memory. Its gc.collect() is slow in a process with a large import
+            # graph unless the trainer froze it (see ensemw2s.trainer.runtime); an own CPU accelerator is
+            # simply dropped.
+            accelerator.free_memory()
 
-    weighted = config.sample_weighting is WeightingMode.WEIGHTED_LOSS and sample_weights is not None
+
+def _train(
+    accelerator: Accelerator,
+    classifier: Classifier,
+    encoded: EncodedTexts,
+    targets: np.ndarray,
+    config: TrainConfig,
+    sample_weights: np.ndarray | None,
+    checkpoint_dir: Path | None,
+    on_progress: Callable[[ProgressEvent], None] | None,
+) -> TrainReport:
+    torch.manual_seed(config.seed)
     pool = np.arange(len(encoded))
-    if config.sample_weighting is WeightingMode.RESAMPLE and sample_weights is not None:
+    if config.sample_weighting is SampleWeighting.RESAMPLE and sample_weights is not None:
         pool = resample_indices(sample_weights, config.seed)
     plan = BatchPlan(
         pool, encoded.lengths.numpy(), config.batch_size, config.epochs, config.seed, config.group_by_length
     )
-    total = plan.total_steps
-    optimizer = _adamw(classifier, config, accelerator.device)
-    scheduler = LambdaLR(optimizer, _lr_factor(config.schedule, total))
-    model, optimizer = accelerator.prepare(classifier, optimizer)
-
-    fingerprint = run_fingerprint(encoded, targets, config, sample_weights, total)
-    start = 0
-    latest = latest_checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
-    if latest is not None:
-        start = restore_checkpoint(latest, accelerator.unwrap_model(model), optimizer, scheduler, fingerprint)
-
-    device = accelerator.device
-    all_targets = torch.as_tensor(targets, dtype=torch.float32)
+    total, processes, accumulation = plan.total_steps, accelerator.num_processes, config.grad_accum
     # weighted_loss: item i's loss is scaled by N w_i / sum(w), and every batch takes the plain mean: an
     # unbiased estimate of AdaBoost's objective sum_i w_i CE_i (see losses.py).
-    all_scales = example_loss_scales(torch.as_tensor(sample_weights)) if weighted else None
-    world, rank = accelerator.num_processes, accelerator.process_index
+    weighted = config.sample_weighting is SampleWeighting.WEIGHTED_LOSS and sample_weights is not None
+    scales = example_loss_scales(torch.as_tensor(sample_weights)) if weighted else None
+    examples = TrainingExamples(encoded, torch.as_tensor(targets, dtype=torch.float32), scales)
+    optimizer = _adamw(classifier, config, accelerator.device)
+    scheduler = LambdaLR(optimizer, _lr_factor(config.schedule, total))
+    model, optimizer, loader, scheduler = accelerator.prepare(
+        classifier, optimizer, plan_loader(examples, PlanSampler(plan, processes, accumulation)), scheduler
+    )
+
+    fingerprint: Fingerprint = run_fingerprint(encoded, targets, config, sample_weights, total, processes)
+    start = restore_checkpoint(accelerator, checkpoint_dir, fingerprint) if checkpoint_dir is not None else 0
+    batches = accelerator.skip_first_batches(loader, start * accumulation) if start else loader
     model.train()
 
-    window_loss = torch.zeros((), device=device)
-    window_steps, examples, last_loss = 0, 0, math.nan
+    window_loss = torch.zeros((), device=accelerator.device)
+    step, window_steps, seen, last_loss = start, 0, 0, math.nan
     began = time.perf_counter()
-    for step, indices in enumerate(plan.batches(start), start=start):
-        scales = all_scales[indices] if all_scales is not None else torch.ones(len(indices))
-        denominator = len(indices) / world  # DDP averages gradients over processes
-        local = torch.arange(rank, len(indices), world)
-        if len(local) == 0:  # keep every process in step: a zero-weight pass over one example
-            local, scales = torch.zeros(1, dtype=torch.int64), torch.zeros(len(indices))
-        micro_batches = torch.split(local, config.micro_batch_size)
-        optimizer.zero_grad(set_to_none=True)
-        for position, micro in enumerate(micro_batches):
-            chosen = indices[micro]
-            batch = encoded.batch(chosen)
-            sync = position == len(micro_batches) - 1
-            with contextlib.nullcontext() if sync else accelerator.no_sync(model):
-                logits = model(batch.input_ids.to(device), batch.attention_mask.to(device))
-                soft = all_targets[chosen].to(device)
-                if config.loss is LossKind.LOGCONF:
-                    alpha = logconf_alpha(step, total, config.logconf_max_alpha, config.logconf_warmup_frac)
-                    soft = logconf_targets(logits, soft, alpha)
-                losses = per_example_cross_entropy(logits, soft)
-                loss = scaled_batch_loss(losses, scales[micro].to(device), denominator)
-                accelerator.backward(loss)
-            window_loss += loss.detach()
-        if config.max_grad_norm is not None:
-            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-        optimizer.step()
+    for batch in batches:
+        with accelerator.accumulate(model):
+            logits = model(batch.input_ids, batch.attention_mask)
+            soft = batch.targets
+            if config.loss is StudentLoss.LOGCONF:
+                alpha = logconf_alpha(step, total, config.logconf_max_alpha, config.logconf_warmup_frac)
+                soft = logconf_targets(logits, soft, alpha)
+            share = batch.step_size / (processes * accumulation)
+            loss = scaled_batch_loss(per_example_cross_entropy(logits, soft), batch.scales, share)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and config.max_grad_norm is not None:
+                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()  # a no-op (and zero_grad too) until the step's last micro-batch
+            optimizer.zero_grad(set_to_none=True)
+        window_loss += loss.detach()
+        if not accelerator.sync_gradients:
+            continue
         scheduler.step()
-        examples += len(indices)
-        window_steps += 1
-        done = step + 1
-        if done % config.log_every_steps == 0 or done == total:
-            last_loss = float(window_loss) / window_steps  # this process's batches (all of them on one)
-            if on_progress is not None:
+        step, window_steps, seen = step + 1, window_steps + 1, seen + batch.step_size
+        if step % config.log_every_steps == 0 or step == total:
+            # A collective: every process logs at the same steps. A step's G micro-batch losses, summed
+            # and averaged over the processes, make G times the step's batch mean.
+            mean = accelerator.reduce(window_loss, reduction="mean")
+            last_loss = float(mean) / (window_steps * accumulation)
+            if on_progress is not None and accelerator.is_main_process:
                 elapsed = time.perf_counter() - began
                 on_progress(
                     ProgressEvent(
-                        step=done,
+                        step=step,
                         total_steps=total,
-                        epoch=done / plan.steps_per_epoch,
+                        epoch=step / plan.steps_per_epoch,
                         loss=last_loss,
                         learning_rate=float(scheduler.get_last_lr()[0]),
-                        examples_per_second=examples / max(elapsed, 1e-9),
+                        examples_per_second=seen / max(elapsed, 1e-9),
                     )
                 )
             window_loss.zero_()
             window_steps = 0
         every = config.checkpoint_every_steps
-        if checkpoint_dir is not None and every and done % every == 0 and done < total:
-            accelerator.wait_for_everyone()
-            if accelerator.is_main_process:
-                unwrapped = accelerator.unwrap_model(model)
-                save_checkpoint(checkpoint_dir, done, unwrapped, optimizer, scheduler, fingerprint)
-            accelerator.wait_for_everyone()
+        if checkpoint_dir is not None and every and step % every == 0 and step < total:
+            save_checkpoint(accelerator, checkpoint_dir, step, fingerprint)
     seconds = time.perf_counter() - began
 
     trained: Classifier = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
-    if accelerator.device.type != "cpu":
-        # Releases the device memory the prepared objects hold. Its gc.collect() costs 0.2 s per call on
-        # CPU, a quarter of a tiny weak learner's training, and frees nothing there.
-        accelerator.free_memory()
     trained.eval()
     return TrainReport(
         steps=total - start,
-        examples=examples,
+        examples=seen,
         seconds=seconds,
-        examples_per_second=examples / seconds if seconds > 0 else 0.0,
+        examples_per_second=seen / seconds if seconds > 0 else 0.0,
         final_loss=last_loss,
         resumed_from_step=start,
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from ensemw2s.spec import SampleWeighting
 
 from ..models.classifier import Classifier
 from .checkpoint import Fingerprint
-from .config import TrainConfig, WeightingMode
+from .config import TrainConfig
 from .encoding import EncodedTexts
 from .errors import TrainingError
 
@@ -41,7 +42,7 @@ def check_inputs(
         )
     mode = config.sample_weighting
     if sample_weights is None:
-        if mode is not WeightingMode.NONE:
+        if mode is not None:
             raise TrainingError(
                 "sample_weights",
                 f"are required by sample_weighting {mode.value!r}",
@@ -49,12 +50,12 @@ def check_inputs(
                 "pass one weight per example (uniform 1/N for the first round)",
             )
         return
-    if mode is WeightingMode.NONE:
+    if mode is None:
         raise TrainingError(
             "sample_weights",
-            "were given but sample_weighting is 'none'",
+            "were given but sample_weighting is None (unweighted)",
             None,
-            "set sample_weighting to weighted_loss or resample, or drop the weights",
+            f"set sample_weighting to {' or '.join(SampleWeighting)}, or drop the weights",
         )
     if sample_weights.shape != (count,):
         raise TrainingError(
@@ -78,8 +79,9 @@ def run_fingerprint(
     config: TrainConfig,
     sample_weights: np.ndarray | None,
     total_steps: int,
+    processes: int,
 ) -> Fingerprint:
-    """What must match for a checkpoint to continue this run."""
+    """What must match for a checkpoint to continue this run (the processes too: each has an RNG file)."""
     return {
         "examples": len(encoded),
         "tokens": int(encoded.token_ids.shape[0]),
@@ -89,7 +91,10 @@ def run_fingerprint(
         "seed": config.seed,
         "lr": config.lr,
         "loss": config.loss.value,
-        "sample_weighting": config.sample_weighting.value,
+        "sample_weighting": "none" if config.sample_weighting is None else config.sample_weighting.value,
+        "group_by_length": int(config.group_by_length),
+        "grad_accum": config.grad_accum,
+        "processes": processes,
         "targets": _digest(targets),
         "weights": _digest(sample_weights),
     }

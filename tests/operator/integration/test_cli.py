@@ -8,7 +8,9 @@ import sys
 
 import aiohttp
 import pytest
+from ensemw2s.operator.handlers import forced_login
 from ensemw2s.operator.settings import FINALIZER, OperatorConfig, kopf_settings, parse_args
+from kubernetes import client
 
 
 def run_cli(*args: str, tmp_path) -> subprocess.CompletedProcess[str]:
@@ -35,7 +37,8 @@ def test_flags_and_environment():
         0,
     )
     assert config.standalone and config.liveness == "http://0.0.0.0:8081/healthz"
-    assert (from_env.all_namespaces, from_env.reconcile_interval, from_env.kubeconfig) == (True, 30.0, "/k")
+    # $KUBECONFIG is no flag default: Kopf's login_via_client and the API helper both read it themselves.
+    assert (from_env.all_namespaces, from_env.reconcile_interval, from_env.kubeconfig) == (True, 30.0, None)
     assert flags_win.namespaces == ("x",) and not flags_win.all_namespaces
     assert parse_args(["-A", "--liveness", ""], environ={}).liveness is None
 
@@ -134,3 +137,28 @@ async def test_health_endpoints_and_a_clean_stop_on_sigterm(cluster, operator):
 
     assert await process.stop() == 0
     assert "Traceback" not in process.log()
+
+
+async def test_an_explicit_kubeconfig_logs_kopf_in_with_it(cluster, operator, experiment_spec, wait_for):
+    """``--kubeconfig`` (no $KUBECONFIG): Kopf watches with the credentials the API helper loaded."""
+    await operator("--namespace", "default", kubeconfig_flag=True)
+
+    await cluster.create_experiment("default", "flagged", experiment_spec())
+
+    jobs = await wait_for(lambda: cluster.jobs("default", "flagged"), what="the first Job")
+    assert [j["metadata"]["name"] for j in jobs] == ["flagged-prepare-s1"]
+
+
+@pytest.mark.parametrize(
+    ("key", "header", "scheme", "token"),
+    [("BearerToken", "Bearer abc", "Bearer", "abc"), ("authorization", "abc", None, "abc"), (None, None, None, None)],
+)
+def test_forced_login_reads_the_client_configuration(key, header, scheme, token):
+    configuration = client.Configuration(host="https://k8s.example:6443")
+    if key is not None:
+        configuration.api_key[key] = header
+    configuration.verify_ssl = False
+
+    info = forced_login(configuration)
+
+    assert (info.server, info.scheme, info.token, info.insecure) == ("https://k8s.example:6443", scheme, token, True)

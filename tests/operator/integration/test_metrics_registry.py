@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import prometheus_client
 from ensemw2s.operator.metrics import OperatorMetrics
+from ensemw2s.spec.results import PGRs
 
 
 def value(metrics: OperatorMetrics, name: str, **labels: str) -> float | None:
@@ -13,10 +14,10 @@ def value(metrics: OperatorMetrics, name: str, **labels: str) -> float | None:
 
 def test_the_phase_gauge_counts_experiments_per_namespace_and_drops_empty_namespaces():
     metrics = OperatorMetrics()
-    metrics.set_experiment("a", "x", "Running", {})
-    metrics.set_experiment("a", "y", "Running", {})
-    metrics.set_experiment("b", "z", "Failed", {})
-    metrics.set_experiment("a", "y", "Succeeded", {})
+    metrics.set_experiment("a", "x", "Running", None)
+    metrics.set_experiment("a", "y", "Running", None)
+    metrics.set_experiment("b", "z", "Failed", None)
+    metrics.set_experiment("a", "y", "Succeeded", None)
 
     assert value(metrics, "ensemw2s_experiments", namespace="a", phase="Running") == 1
     assert value(metrics, "ensemw2s_experiments", namespace="a", phase="Succeeded") == 1
@@ -31,9 +32,7 @@ def test_the_phase_gauge_counts_experiments_per_namespace_and_drops_empty_namesp
 
 def test_pgr_series_follow_the_results_and_go_with_the_experiment():
     metrics = OperatorMetrics()
-    metrics.set_experiment(
-        "a", "x", "Succeeded", {"w2s_vs_weak": 0.2, "ensemw2s_vs_weak": 0.5, "ensemw2s_vs_ensemble": None}
-    )
+    metrics.set_experiment("a", "x", "Succeeded", PGRs(w2s_vs_weak=0.2, ensemw2s_vs_weak=0.5))
 
     assert value(metrics, "ensemw2s_experiment_pgr", namespace="a", experiment="x", baseline="ensemw2s_vs_weak") == 0.5
     assert (
@@ -41,7 +40,7 @@ def test_pgr_series_follow_the_results_and_go_with_the_experiment():
         is None
     )
 
-    metrics.set_experiment("a", "x", "Succeeded", {"ensemw2s_vs_weak": 0.6})
+    metrics.set_experiment("a", "x", "Succeeded", PGRs(ensemw2s_vs_weak=0.6))
     assert value(metrics, "ensemw2s_experiment_pgr", namespace="a", experiment="x", baseline="w2s_vs_weak") is None
 
     metrics.forget_experiment("a", "x")

@@ -9,15 +9,10 @@ import kmock
 import kopf
 import pytest
 from ensemw2s.operator.errors import PermanentError, TemporaryError
-from ensemw2s.operator.handlers import (
-    Reconciler,
-    as_kopf_errors,
-    is_finished,
-    manifest_from_body,
-    mean_pgrs,
-    owner_experiment,
-)
+from ensemw2s.operator.handlers import Reconciler, as_kopf_errors
 from ensemw2s.operator.metrics import OperatorMetrics
+from ensemw2s.operator.resource import is_finished, manifest_from_body, owner_experiment
+from ensemw2s.spec.results import PGRs
 
 NS = "default"
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -100,7 +95,7 @@ async def test_a_lost_create_response_does_not_duplicate_the_job(cluster, reconc
 
 
 async def test_a_deleted_experiment_is_gone_and_forgotten(cluster, reconciler, metrics):
-    metrics.set_experiment(NS, "ghost", "Running", {"ensemw2s_vs_weak": 0.4})
+    metrics.set_experiment(NS, "ghost", "Running", PGRs(ensemw2s_vs_weak=0.4))
 
     outcome = await reconciler.reconcile(NS, "ghost")
 
@@ -115,17 +110,21 @@ async def test_a_deleted_experiment_is_gone_and_forgotten(cluster, reconciler, m
 async def test_coalesced_triggers_wait_behind_one_reconcile(cluster, reconciler, experiment_spec):
     await cluster.create_experiment(NS, "busy", experiment_spec())
 
-    async def slow(request):
-        await asyncio.sleep(0.3)
+    reading, release = asyncio.Event(), asyncio.Event()
+
+    async def held(request):
+        reading.set()
+        await release.wait()
         raise NotImplementedError  # then the emulator answers as usual
 
-    cluster[kmock.action.FETCH, kmock.resource("ensemw2s.io/v1alpha1/ensemw2sexperiments")] << slow
+    cluster[kmock.action.FETCH, kmock.resource("ensemw2s.io/v1alpha1/ensemw2sexperiments")] << held
 
     first = asyncio.create_task(reconciler.reconcile(NS, "busy"))
-    await asyncio.sleep(0.05)  # the first one holds the lock
+    await asyncio.wait_for(reading.wait(), 5)  # the first one holds the lock, reading the experiment
     waiting = asyncio.create_task(reconciler.reconcile(NS, "busy", coalesce=True))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # one turn of the loop: the second one queues for the lock
     dropped = await reconciler.reconcile(NS, "busy", coalesce=True)  # one is already waiting: nothing to add
+    release.set()
 
     assert dropped is None
     assert (await first).result == "ok" and (await waiting).result == "ok"
@@ -189,13 +188,6 @@ def test_manifest_from_body_keeps_the_users_metadata_only(experiment_spec):
 )
 def test_is_finished(status, finished):
     assert is_finished({"metadata": {"generation": 2}, "status": status}) is finished
-
-
-def test_mean_pgrs_reads_the_report_results():
-    status = {"results": {"meanPgr": {"w2sVsWeak": 0.25, "ensemw2sVsWeak": 0.5, "ensemw2sVsEnsemble": None}}}
-
-    assert mean_pgrs(status) == {"w2s_vs_weak": 0.25, "ensemw2s_vs_weak": 0.5, "ensemw2s_vs_ensemble": None}
-    assert mean_pgrs({}) == {}
 
 
 def test_owner_experiment_reads_the_owner_reference():

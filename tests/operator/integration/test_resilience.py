@@ -56,5 +56,6 @@ async def test_two_replicas_with_peering_act_one_at_a_time(cluster, kubelet, ope
     await kubelet.succeed(cluster.read("batch/v1/jobs", NS, "duo-prepare-s1"))
 
     await wait_for(lambda: cluster.read("batch/v1/jobs", NS, "duo-weak-s1-r0"), what="the standby's first Job")
-    assert "StageStarted: stage weak-s1-r0" in standby.log() and "StageStarted: stage prepare" not in standby.log()
+    await wait_for(lambda: "StageStarted: stage weak-s1-r0" in standby.log(), what="the standby's StageStarted")
+    assert "StageStarted: stage prepare" not in standby.log()
     assert all(count == 1 for (kind, _, _), count in cluster.creations.items() if kind == "jobs")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 NS = "default"
 
 
@@ -57,22 +55,19 @@ async def test_restart_with_nothing_new_writes_nothing(cluster, kubelet, operato
     await first.kill()
     before = cluster.experiment(NS, "done")
     events_before = len(cluster.events(NS, "done"))
+    reads_before = cluster.experiment_reads(NS, "done")
 
-    second = await operator("--namespace", NS)
-
-    async def reconciles() -> float:
-        lines = (await second.scrape()).splitlines()
-        return sum(float(x.rsplit(" ", 1)[1]) for x in lines if x.startswith('ensemw2s_reconcile_total{result="ok"}'))
-
-    async def resumed() -> bool:
-        return await reconciles() >= 1
-
-    await wait_for(resumed, what="the resume reconciliation")
-    await asyncio.sleep(1.0)  # several resync intervals: a finished experiment is not resynced
+    await operator("--namespace", NS, interval=0.1)
+    # The resume handler reconciles once. A finished experiment is not resynced: the timer skips it. An
+    # unfinished experiment started now is the clock: once it has been reconciled 3 times by its timer,
+    # the finished one's timer has had as many chances.
+    await wait_for(lambda: cluster.experiment_reads(NS, "done") > reads_before, what="the resume reconciliation")
+    await cluster.create_experiment(NS, "clock", experiment_spec())
+    await wait_for(lambda: cluster.experiment_reads(NS, "clock") >= 4, what="the clock's timer reconciliations")
 
     after = cluster.experiment(NS, "done")
     assert after["status"] == before["status"]
     assert after["metadata"] == before["metadata"], (before["metadata"], after["metadata"])
     assert len(cluster.events(NS, "done")) == events_before
     assert all(count == 1 for (kind, _, _), count in cluster.creations.items() if kind == "jobs")
-    assert await reconciles() == 1  # the resume handler's; the timer skips a finished experiment
+    assert cluster.experiment_reads(NS, "done") == reads_before + 1  # the resume handler's only

@@ -62,7 +62,10 @@ async def test_fixing_a_rejected_spec_starts_the_experiment(cluster, operator, e
 
     jobs = await wait_for(lambda: cluster.jobs(NS, "fixme"), what="the first Job")
     assert [j["metadata"]["name"] for j in jobs] == ["fixme-prepare-s1"]
-    status = cluster.experiment(NS, "fixme")["status"]
+    # The Job can be seen before the status patch lands (objects first, then status): wait for it.
+    status = await wait_for(
+        lambda: (s := cluster.experiment(NS, "fixme")["status"])["observedGeneration"] == 2 and s, what="status"
+    )
     accepted = next(c for c in status["conditions"] if c["type"] == "Accepted")
     assert (accepted["status"], accepted["reason"], accepted["observedGeneration"]) == ("True", "SpecValid", 2)
     assert status["observedGeneration"] == 2
@@ -73,7 +76,7 @@ async def test_fixing_a_rejected_spec_starts_the_experiment(cluster, operator, e
 
 
 async def test_spec_warnings_become_warning_events_once_per_generation(cluster, operator, experiment_spec, wait_for):
-    await operator("--namespace", NS)
+    await operator("--namespace", NS, interval=0.1)
     upside_down = experiment_spec(weak={"model": "tiny-strong", "rounds": 2}, strong={"model": "tiny-weak"})
     await cluster.create_experiment(NS, "upside", upside_down)
 
@@ -92,10 +95,10 @@ async def test_spec_warnings_become_warning_events_once_per_generation(cluster, 
     )
     accepted = next(c for c in conditions if c["type"] == "Accepted")
     assert accepted["status"] == "True" and "is not bigger than the weak model" in accepted["message"]
-    await wait_for(lambda: len(cluster.events(NS, "upside")) >= 2, what="more events")
-    import asyncio
-
-    await asyncio.sleep(1.0)  # several resyncs
+    # Several more reconciliations of the same generation (each starts with a read of the experiment,
+    # after the previous one has emitted its events), then: still the one warning.
+    reads = cluster.experiment_reads(NS, "upside")
+    await wait_for(lambda: cluster.experiment_reads(NS, "upside") >= reads + 3, what="3 more reconciliations")
     assert len([e for e in cluster.events(NS, "upside") if e["reason"] == "SpecWarning"]) == 1
 
 

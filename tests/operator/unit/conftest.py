@@ -77,6 +77,7 @@ def seen(
     log_tail: str | None = None,
     summary: StageSummary | None = None,
     deleting: bool = False,
+    uid: str | None = None,
 ) -> ObservedJob:
     """An observation as ``observe_job`` would make it."""
     done = phase in {JobPhase.SUCCEEDED, JobPhase.FAILED}
@@ -93,6 +94,7 @@ def seen(
         summary=summary,
         log_tail=log_tail,
         deleting=deleting,
+        uid=uid or f"uid-{experiment}-{stage.name}",
     )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from ensemw2s.operator.deletion import CLEANUP_POLL, CLEANUP_POLL_MAX, cleanup_delay
 from ensemw2s.operator.errors import PermanentError
-from ensemw2s.operator.handlers import CLEANUP_POLL, CLEANUP_POLL_MAX, cleanup_delay, job_outcome
 from ensemw2s.operator.jobs import (
     CLEANUP_RESOURCES,
     artifacts_location,
@@ -21,7 +21,7 @@ from ensemw2s.operator.naming import (
     cleanup_job_name,
     is_dns_label,
 )
-from ensemw2s.operator.observe import JobPhase
+from ensemw2s.operator.observe import JobPhase, job_outcome
 from ensemw2s.spec import Stage, StageKind, cleanup_command, invocation_from_environment
 
 WEAK = Stage(StageKind.WEAK, 1, round=0)

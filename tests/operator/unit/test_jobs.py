@@ -18,9 +18,11 @@ from ensemw2s.spec import (
     ENV_MANIFEST,
     ENV_STORE,
     ENV_TERMINATION_LOG,
+    ExitCode,
     Stage,
     StageKind,
     StrongVariant,
+    decode_invocation,
     invocation_from_environment,
     parse_stage_argv,
 )
@@ -102,12 +104,13 @@ def test_run_policy_passes_through(make_manifest, owner):
     assert spec["suspend"] is True
 
 
-def test_pod_failure_policy_fails_fast_on_usage_errors_and_ignores_disruptions(manifest, owner):
+def test_pod_failure_policy_fails_fast_on_permanent_failures_and_ignores_disruptions(manifest, owner):
     rules = build_stage_job(manifest, WEAK, owner)["spec"]["podFailurePolicy"]["rules"]
     assert rules[0] == {
         "action": "FailJob",
-        "onExitCodes": {"containerName": "trainer", "operator": "In", "values": [2]},
+        "onExitCodes": {"containerName": "trainer", "operator": "In", "values": [ExitCode.PERMANENT]},
     }
+    assert ExitCode.PERMANENT == 2 and ExitCode.TRANSIENT not in rules[0]["onExitCodes"]["values"]
     assert rules[1] == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
 
 
@@ -329,3 +332,10 @@ def test_single_process_stages_run_the_trainer_module_directly(manifest, owner):
     stage = Stage(StageKind.WEAK, manifest.spec.seeds[0], round=0)
     command = build_stage_job(manifest, stage, owner)["spec"]["template"]["spec"]["containers"][0]["command"]
     assert command[:3] == ["python", "-m", "ensemw2s.trainer"]
+
+
+@pytest.mark.parametrize("redo", [False, True])
+def test_a_redo_job_asks_the_trainer_to_redo_its_stage(manifest, owner, redo):
+    job = build_stage_job(manifest, WEAK, owner, redo=redo)
+    invocation = decode_invocation(container(job)["command"][3:], plain_env(job)).stage_invocation()
+    assert (invocation.stage, invocation.redo) == (WEAK, redo)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ensemw2s.operator.errors import ForeignObjectError
-from ensemw2s.operator.observe import JobPhase, failure_reason, observe_job, observe_jobs, stage_of_job
+from ensemw2s.operator.observe import LOG_TAIL_LINES, JobPhase, failure_reason, observe_job, observe_jobs, stage_of_job
 from ensemw2s.spec import Stage, StageKind, StrongVariant
 
 WEAK = Stage(StageKind.WEAK, 1, round=0)
@@ -90,7 +90,7 @@ def test_exit_code_and_log_tail(manifest, k8s_job, k8s_pod):
     assert observed.reason == "exit code 3"
     assert observed.log_tail is not None
     lines = observed.log_tail.splitlines()
-    assert len(lines) == 10 and lines[-1] == "RuntimeError: CUDA error"
+    assert len(lines) == LOG_TAIL_LINES and lines[-1] == "RuntimeError: CUDA error"
 
 
 def test_usage_error_fails_by_pod_failure_policy(manifest, k8s_job, k8s_pod):

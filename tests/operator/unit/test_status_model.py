@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from ensemw2s.operator.observe import report_results
 from ensemw2s.operator.status_model import (
     MAX_STAGE_DETAILS,
     ConditionStatus,
@@ -14,9 +15,12 @@ from ensemw2s.operator.status_model import (
     StageStatus,
     bound_stages,
     parse_status,
+    pgr_text,
     rfc3339,
     set_condition,
 )
+from ensemw2s.spec import Stage
+from ensemw2s.spec.results import ExperimentResults, PGRs, SeedResults
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=5)
@@ -95,3 +99,30 @@ def test_status_json_is_camel_case_and_keeps_nulls_for_merge_patches():
     assert {"observedGeneration", "stageCounts", "succeededStages", "acceptedSpecHash"} <= set(data)
     assert data["results"] is None and data["pgr"] is None
     assert parse_status(data) == ExperimentStatus()
+
+
+def test_results_are_the_typed_report_model_on_the_wire_and_back():
+    results = ExperimentResults(
+        experiment="exp", seeds=[SeedResults(seed=1, chosen_round=2)], mean_pgr=PGRs(ensemw2s_vs_weak=0.41)
+    )
+    status = ExperimentStatus(phase=Phase.SUCCEEDED, results=results, pgr=pgr_text(results))
+    wire = status.to_json_dict()
+    assert wire["results"]["meanPgr"]["ensemw2sVsWeak"] == 0.41 and wire["results"]["seeds"][0]["chosenRound"] == 2
+    assert wire["pgr"] == "0.41"
+    back = parse_status(wire)
+    assert back.results == results and back.mean_pgrs() == PGRs(ensemw2s_vs_weak=0.41)
+
+
+def test_results_this_operator_cannot_read_are_dropped_not_the_status():
+    status = parse_status({"phase": "Succeeded", "results": {"experiment": "exp", "meanPgr": {"newBaseline": 0.1}}})
+    assert status.phase is Phase.SUCCEEDED and status.results is None and status.mean_pgrs() is None
+
+
+def test_report_results_from_a_summary(summary_for):
+    report = Stage.parse("report")
+    assert report_results(None) is None
+    assert report_results(summary_for(report)) is None
+    assert report_results(summary_for(report, results={"experiment": "exp", "meanPgr": {"w2sVsWeak": 0.3}})) == (
+        ExperimentResults(experiment="exp", mean_pgr=PGRs(w2s_vs_weak=0.3))
+    )
+    assert report_results(summary_for(report, results={"experiment": "exp", "chosenRound": "x"})) is None

@@ -141,3 +141,14 @@ def test_split_labels_must_lie_within_k():
     assert str(caught.value) == (
         "split hard_test: item 'x9' needs a label in 0..3 (got 4); check how the split was built"
     )
+
+
+def test_a_split_with_one_class_is_refused() -> None:
+    """Labels that follow difficulty leave the easy split one class: weak models would learn nothing."""
+    mixed = [Example(f"m{i}", "t", i % 2) for i in range(4)]
+    only_zero = [Example(f"z{i}", "t", 0) for i in range(4)]
+    with pytest.raises(DatasetError, match=r"^spec.dataset.split: split easy holds only label 0 \(4 examples"):
+        check_split_labels(Splits(easy=only_zero, val=mixed, hard_train=mixed, hard_test=mixed), 2)
+    with pytest.raises(DatasetError, match=r"split hard_test holds only label 0"):
+        check_split_labels(Splits(easy=mixed, val=mixed, hard_train=mixed, hard_test=only_zero), 2)
+    check_split_labels(Splits(easy=mixed, val=only_zero, hard_train=mixed, hard_test=mixed), 2)  # val may

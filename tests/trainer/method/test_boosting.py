@@ -8,7 +8,6 @@ from ensemw2s.trainer.method import (
     chance_stop_reason,
     degenerate_note,
     learner_errors,
-    resample_indices,
     samme_alpha,
     uniform_weights,
     update_weights,
@@ -167,20 +166,3 @@ def test_uniform_weights():
     assert uniform_weights(4) == pytest.approx([0.25] * 4)
     with pytest.raises(MethodError, match=r"n: must be >= 1 \(got 0\)"):
         uniform_weights(0)
-
-
-def test_resample_indices_is_seeded_and_follows_weights():
-    weights = [0.0, 0.0, 1.0]
-    assert resample_indices(weights, 5, seed=0).tolist() == [2] * 5
-    a = resample_indices([0.25, 0.25, 0.5], 1000, seed=7)
-    b = resample_indices([0.25, 0.25, 0.5], 1000, seed=7)
-    assert np.array_equal(a, b)
-    assert a.dtype == np.int64 and a.shape == (1000,)
-    assert 0.4 < float(np.mean(a == 2)) < 0.6
-
-
-def test_resample_indices_rejects():
-    with pytest.raises(MethodError, match=r"n: must be >= 1 \(got 0\)"):
-        resample_indices([1.0], 0, seed=0)
-    with pytest.raises(MethodError, match=r"weights: must sum to 1"):
-        resample_indices([0.2, 0.2], 3, seed=0)

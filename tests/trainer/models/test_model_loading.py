@@ -203,3 +203,40 @@ def test_load_tokenizer_of_an_unreachable_model(offline_hub: None) -> None:
 
     with pytest.raises(ModelError, match=r"^spec.strong.model: cannot load the tokenizer of 'some-org/nothing' \("):
         load_tokenizer("some-org/nothing", None, field="spec.strong.model")
+
+
+def test_a_truncated_weights_file_is_named(corpus: list[str], tmp_path) -> None:
+    directory = _save_hub_style(tmp_path / "bert", corpus, "bert")
+    weights = directory / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(ModelError) as caught:
+        load_classifier(str(directory), 2, None, seed=0, field="spec.strong.model")
+    message = str(caught.value)
+    assert message.startswith(f"spec.strong.model: {str(weights)!r} is damaged (")
+    assert "truncated or overwritten); download or save it again" in message
+
+
+def test_a_damaged_config_is_named(corpus: list[str], tmp_path) -> None:
+    directory = _save_hub_style(tmp_path / "bert", corpus, "bert")
+    (directory / "config.json").write_text('{"model_type": "bert",')
+    with pytest.raises(ModelError, match=r"^spec.weak.model: .*config.json:1: not valid JSON \(Expecting"):
+        load_classifier(str(directory), 2, None, seed=0, field="spec.weak.model")
+
+
+def test_a_damaged_saved_classifier_is_named(corpus: list[str], tmp_path) -> None:
+    from ensemw2s.trainer.models import Classifier
+
+    directory = tmp_path / "saved"
+    load_classifier("tiny-weak", 2, corpus, seed=0).model.save(directory)
+    weights = directory / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(ModelError, match=rf"^{weights}: cannot read the saved weights \(.*\); the file is damaged"):
+        Classifier.load(directory)
+    (directory / "classifier.json").write_text("{")
+    with pytest.raises(ModelError, match=r"classifier.json: is not valid JSON \(Expecting"):
+        Classifier.load(directory)
+
+
+def test_a_file_url_names_a_local_directory(corpus: list[str], tmp_path) -> None:
+    directory = _save_hub_style(tmp_path / "bert", corpus, "bert")
+    assert isinstance(load_classifier(f"file://{directory}", 2, None, seed=0).model, SequenceClassifier)

@@ -43,3 +43,22 @@ def test_write_report_rejects_a_file_as_directory(tmp_path, three_seeds_ten_roun
     target.write_text("x")
     with pytest.raises(ReportError, match=r"directory: must be a directory \(got the file .*taken\)"):
         write_report(three_seeds_ten_rounds, target)
+
+
+@pytest.fixture(params=[0o022, 0o002], ids=["umask-022", "umask-002"])
+def umask(request):
+    """Run the test under this umask (restored afterwards)."""
+    import os
+
+    previous = os.umask(request.param)
+    yield request.param
+    os.umask(previous)
+
+
+def test_report_files_are_readable_by_the_group(tmp_path, three_seeds_ten_rounds, umask):
+    """Stores are shared volumes: a report is 0644 (or 0664), as any new file, never a temp file's 0600."""
+    files = write_report(three_seeds_ten_rounds, tmp_path / "report")
+    expected = 0o666 & ~umask
+    for path in (files.table_md, files.results_json, files.accuracies_png, files.accuracy_by_round_png):
+        assert path.stat().st_mode & 0o777 == expected, path
+    assert not [p for p in (tmp_path / "report").iterdir() if p.name.startswith(".")], "no temporary file left"

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from ensemw2s.spec.base import to_camel
 from ensemw2s.spec.results import (
     TERMINATION_MESSAGE_LIMIT,
     Accuracies,
@@ -10,7 +11,6 @@ from ensemw2s.spec.results import (
     PrefixAccuracy,
     RoundSummary,
     SeedResults,
-    camel_alias,
 )
 from pydantic import ValidationError
 
@@ -26,7 +26,7 @@ from pydantic import ValidationError
     ],
 )
 def test_camel_alias_keeps_digits_lowercase(name, alias):
-    assert camel_alias(name) == alias
+    assert to_camel(name) == alias
 
 
 def test_json_uses_camel_case_and_round_trips(three_seeds_ten_rounds):

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
 from ensemw2s.spec import ExperimentManifest, Stage, StageKind, StrongVariant, parse_manifest
 from ensemw2s.trainer.progress import SilentProgress
 from ensemw2s.trainer.runner import run_experiment
+from ensemw2s.trainer.stages.records import AggregateRecord, PreparedExamples, RoundRecord, StudentRecord
+from pydantic import BaseModel
+
+Record = TypeVar("Record", bound=BaseModel)
 
 
 def variant(tiny_data: dict[str, Any], **changes: Any) -> ExperimentManifest:
@@ -29,16 +33,21 @@ def stages(*names: str) -> list[Stage]:
 
 
 def read(store: Path, pattern: str) -> Any:
-    path = next(store.rglob(pattern))
-    return json.loads(path.read_text()) if path.suffix == ".json" else np.load(path)
+    """An .npz file's arrays."""
+    return np.load(next(store.rglob(pattern)))
+
+
+def record(store: Path, pattern: str, model: type[Record]) -> Record:
+    """A stage's JSON record, typed."""
+    return model.model_validate_json(next(store.rglob(pattern)).read_text())
 
 
 def test_kfold_difficulty_cross_fits_the_weak_model(tiny_data: dict[str, Any], tmp_path: Path) -> None:
     manifest = variant(tiny_data, dataset__difficulty={"method": "kfold", "folds": 2})
     run = run_experiment(manifest, str(tmp_path), SilentProgress(), only=stages("prepare-s1"))
-    examples = read(tmp_path, "prepare/*/examples.json")
-    easy = [e["difficulty"] for e in examples["easy"]]
-    hard = [e["difficulty"] for e in examples["hard_test"]]
+    examples = record(tmp_path, "prepare/*/examples.json", PreparedExamples)
+    easy = [e.difficulty for e in examples.easy]
+    hard = [e.difficulty for e in examples.hard_test]
     assert all(0.0 <= d <= 1.0 for d in easy + hard)
     assert max(easy) <= min(hard), "easy items are the ones the cross-fitted weak model found easiest"
     assert run.summaries["prepare-s1"].metrics["items"] > 0
@@ -47,9 +56,9 @@ def test_kfold_difficulty_cross_fits_the_weak_model(tiny_data: dict[str, Any], t
 def test_random_split_ignores_difficulty(tiny_data: dict[str, Any], tmp_path: Path) -> None:
     manifest = variant(tiny_data, dataset__split="random")
     run_experiment(manifest, str(tmp_path), SilentProgress(), only=stages("prepare-s1"))
-    examples = read(tmp_path, "prepare/*/examples.json")
-    easy = [e["difficulty"] for e in examples["easy"]]
-    hard = [e["difficulty"] for e in examples["hard_test"]]
+    examples = record(tmp_path, "prepare/*/examples.json", PreparedExamples)
+    easy = [e.difficulty for e in examples.easy]
+    hard = [e.difficulty for e in examples.hard_test]
     assert max(easy) > min(hard), "an iid split mixes easy and hard items"
 
 
@@ -59,12 +68,13 @@ def test_crossfit_measures_errors_out_of_sample_and_keeps_the_full_model(
     for name in ("train", "crossfit"):
         manifest = variant(tiny_data, weak__errorEstimate=name)
         run_experiment(manifest, str(tmp_path / name), SilentProgress(), only=stages("prepare-s1", "weak-s1-r0"))
-    honest = read(tmp_path / "crossfit", "weak/r0/*/round.json")
-    in_sample = read(tmp_path / "train", "weak/r0/*/round.json")
-    assert honest["errorEstimate"] == "crossfit" and in_sample["errorEstimate"] == "train"
+    honest = record(tmp_path / "crossfit", "weak/r0/*/round.json", RoundRecord).learner
+    in_sample = record(tmp_path / "train", "weak/r0/*/round.json", RoundRecord).learner
+    assert honest is not None and in_sample is not None
+    assert honest.error_estimate == "crossfit" and in_sample.error_estimate == "train"
     # Round 0 has uniform weights: eps is the plain error rate of the fold models on the items they did not see.
-    assert honest["eps"] == pytest.approx(honest["easyErrorRate"])
-    assert honest["eps"] > in_sample["eps"], "held-out errors are larger than errors on the training items"
+    assert honest.eps == pytest.approx(honest.easy_error_rate)
+    assert honest.eps > in_sample.eps, "held-out errors are larger than errors on the training items"
     # The learner in the ensemble is the full-data model in both modes: the same predictions everywhere.
     crossfit_preds, train_preds = (read(tmp_path / n, "weak/r0/*/preds.npz") for n in ("crossfit", "train"))
     for split in ("easy", "val", "hard_train", "hard_test"):
@@ -104,9 +114,10 @@ def test_bagging_learners_train_on_uniform_weights(tiny_data: dict[str, Any], tm
     for t in range(3):
         weights = read(tmp_path, f"weak/r{t}/*/weights.npz")
         assert np.allclose(weights["weights"], weights["weights"][0]), "no reweighting in bagging"
-        assert read(tmp_path, f"weak/r{t}/*/round.json")["alpha"] == 1.0
-    aggregate = read(tmp_path, "aggregate/*/aggregate.json")
-    assert len(aggregate["rounds"]) == 3
+        learner = record(tmp_path, f"weak/r{t}/*/round.json", RoundRecord).learner
+        assert learner is not None and learner.alpha == 1.0
+    aggregate = record(tmp_path, "aggregate/*/aggregate.json", AggregateRecord)
+    assert len(aggregate.boosting.rounds) == 3
 
 
 def test_adaboost_reweights_towards_the_errors(
@@ -166,10 +177,10 @@ def test_logconf_students(tiny_data: dict[str, Any], tmp_path: Path) -> None:
     manifest = variant(tiny_data, strong__pseudoLabels="hard", strong__loss="logconf")
     only = stages("prepare-s1", "weak-s1-r0", "strong-s1-w2s")
     run = run_experiment(manifest, str(tmp_path), SilentProgress(), only=only)
-    student = read(tmp_path, "strong/w2s/*/student.json")
+    student = record(tmp_path, "strong/w2s/*/student.json", StudentRecord)
     probs = read(tmp_path, "weak/r0/*/preds.npz")["hard_train"]
     labels = read(tmp_path, "prepare/*/labels.npz")["hard_train"]
-    assert student["labelAccuracy"] == pytest.approx(float(np.mean(probs.argmax(1) == labels)))
+    assert student.label_accuracy == pytest.approx(float(np.mean(probs.argmax(1) == labels)))
     assert 0.0 <= run.summaries["strong-s1-w2s"].metrics["accuracy"] <= 1.0
     assert Stage(StageKind.STRONG, 1, variant=StrongVariant.W2S).name == "strong-s1-w2s"
 

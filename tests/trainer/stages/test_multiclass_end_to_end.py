@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from ensemw2s.spec import ExperimentManifest, Stage, parse_manifest
 from ensemw2s.spec.results import ExperimentResults
-from ensemw2s.trainer.errors import StageFailed
+from ensemw2s.trainer.data import DatasetError
 from ensemw2s.trainer.progress import SilentProgress
 from ensemw2s.trainer.runner import run_experiment
+from ensemw2s.trainer.stages.records import PreparedExamples, RoundRecord
 
 K = 4
 TOPICS = {
@@ -50,14 +51,14 @@ def topics_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ExperimentMani
 
 
 def _read(root: Path, pattern: str) -> Any:
-    path = next(root.rglob(pattern))
-    return json.loads(path.read_text()) if path.suffix == ".json" else np.load(path)
+    """An .npz file's arrays."""
+    return np.load(next(root.rglob(pattern)))
 
 
 def test_prepare_records_k_and_every_label_is_in_range(topics_run: tuple[ExperimentManifest, Path]) -> None:
     _, root = topics_run
-    examples = _read(root, "prepare/*/examples.json")
-    assert examples["numClasses"] == K
+    examples = _examples(root)
+    assert examples.num_classes == K
     labels = _read(root, "prepare/*/labels.npz")
     for split in ("easy", "val", "hard_train", "hard_test"):
         assert set(labels[split].tolist()) <= set(range(K))
@@ -77,12 +78,13 @@ def test_every_head_has_k_outputs(topics_run: tuple[ExperimentManifest, Path]) -
 
 def test_boosting_alphas_use_ln_k_minus_1(topics_run: tuple[ExperimentManifest, Path]) -> None:
     _, root = topics_run
-    rounds = [json.loads(path.read_text()) for path in sorted(root.rglob("weak/r*/*/round.json"))]
-    weighted = [r for r in rounds if r.get("alpha") is not None and 0.0 < r["eps"] < 1.0 - 1.0 / K]
-    assert weighted, f"no round with a SAMME alpha to check: {rounds}"
-    for record in weighted:
-        eps = record["eps"]
-        assert record["alpha"] == pytest.approx(math.log((1.0 - eps) / eps) + math.log(K - 1))
+    records = [RoundRecord.model_validate_json(path.read_text()) for path in sorted(root.rglob("weak/r*/*/round.json"))]
+    learners = [r.learner for r in records if r.learner is not None]
+    weighted = [r for r in learners if r.alpha is not None and 0.0 < r.eps < 1.0 - 1.0 / K]
+    assert weighted, f"no round with a SAMME alpha to check: {records}"
+    for learner in weighted:
+        eps = learner.eps
+        assert learner.alpha == pytest.approx(math.log((1.0 - eps) / eps) + math.log(K - 1))
 
 
 def test_results_exist_for_all_five_models(topics_run: tuple[ExperimentManifest, Path]) -> None:
@@ -96,19 +98,24 @@ def test_results_exist_for_all_five_models(topics_run: tuple[ExperimentManifest,
     assert accuracies.ceiling == pytest.approx(float(np.mean(ceiling.argmax(1) == labels)))
 
 
-def _prepare_only(tmp_path: Path, **dataset: Any) -> dict[str, Any]:
+def _examples(root: Path) -> PreparedExamples:
+    return PreparedExamples.model_validate_json(next(root.rglob("prepare/*/examples.json")).read_text())
+
+
+def _prepare_only(tmp_path: Path, **dataset: Any) -> PreparedExamples:
     data = json.loads(json.dumps(TOPICS))
     data["spec"]["dataset"].update(dataset)
     run_experiment(parse_manifest(data), str(tmp_path), SilentProgress(), only=[Stage.parse("prepare-s1")])
-    examples: dict[str, Any] = _read(tmp_path, "prepare/*/examples.json")
-    return examples
+    return _examples(tmp_path)
 
 
 def test_kfold_difficulty_cross_fits_a_k_way_weak_model(tmp_path: Path) -> None:
     examples = _prepare_only(tmp_path, difficulty={"method": "kfold", "folds": 2})
-    assert examples["numClasses"] == K
-    easy = [e["difficulty"] for e in examples["easy"]]
-    assert all(0.0 <= d <= 1.0 for d in easy) and max(easy) <= min(e["difficulty"] for e in examples["hard_test"])
+    assert examples.num_classes == K
+    easy = [e.difficulty for e in examples.easy]
+    hard = [e.difficulty for e in examples.hard_test]
+    assert all(d is not None and 0.0 <= d <= 1.0 for d in easy)
+    assert max(d for d in easy if d is not None) <= min(d for d in hard if d is not None)
 
 
 def _choice_file(tmp_path: Path) -> Path:
@@ -129,17 +136,17 @@ def _choice_file(tmp_path: Path) -> Path:
 def test_multiple_choice_as_k_way_examples(tmp_path: Path) -> None:
     source = _choice_file(tmp_path)
     examples = _prepare_only(tmp_path / "store", name="local", source=str(source), format="choices")
-    assert examples["numClasses"] == 3
-    assert all(" Choices: (A) " in e["text"] and "(D)" not in e["text"] for e in examples["easy"])
+    assert examples.num_classes == 3
+    assert all(" Choices: (A) " in e.text and "(D)" not in e.text for e in examples.easy)
 
 
 def test_a_single_class_dataset_fails_before_training(tmp_path: Path) -> None:
     source = tmp_path / "one.jsonl"
-    source.write_text("\n".join(json.dumps({"text": f"text {i}", "label": 2}) for i in range(400)))
+    source.write_text(
+        "\n".join(json.dumps({"text": f"text {i}", "label": 2, "difficulty": i / 400}) for i in range(400))
+    )
     with pytest.raises(
-        StageFailed,
-        match=r"prepare-s1: DatasetError: spec.dataset: a classifier needs examples of at least 2 classes "
-        r"\(got only label 2\)",
+        DatasetError, match=r"spec.dataset: a classifier needs examples of at least 2 classes \(got only label 2\)"
     ):
         _prepare_only(tmp_path / "store", name="local", source=str(source))
     assert not list((tmp_path / "store").rglob("tokens-*"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from ensemw2s.trainer.keys import stage_keys
 from ensemw2s.trainer.progress import SilentProgress
 from ensemw2s.trainer.runner import run_experiment
 from ensemw2s.trainer.stages.run import run_stage
+from ensemw2s.trainer.store import StageRecord
 
 
 def test_every_stage_published_once(finished: tuple[ExperimentManifest, Path]) -> None:
@@ -23,8 +23,10 @@ def test_every_stage_published_once(finished: tuple[ExperimentManifest, Path]) -
     keys = stage_keys(manifest.spec)
     assert not list(root.rglob("*.partial")), "no stage left a partial folder"
     for stage, key in keys.items():
-        stage_json = next(root.rglob(f"{key}/stage.json"))
-        assert json.loads(stage_json.read_text())["stage"] == stage.name
+        record = StageRecord.model_validate_json(next(root.rglob(f"{key}/stage.json")).read_text())
+        assert record.summary.stage == stage.name and record.files, "stage.json lists the stage's files"
+        if stage.kind is StageKind.REPORT:
+            assert {"prepare-s1", "weak-s1-r0", "aggregate-s1", "strong-s1-w2s"} <= set(record.inputs)
     assert (root / "results.json").is_file() and (root / "report.md").is_file()
     assert (root / "spec.json").is_file()
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from ensemw2s.spec import SampleWeighting, Schedule, StudentLoss
-from ensemw2s.trainer.training import MixedPrecision, TrainConfig, TrainingError, WeightingMode
+from ensemw2s.spec import MixedPrecision, SampleWeighting, Schedule, StudentLoss
+from ensemw2s.trainer.training import TrainConfig, TrainingError
 
 
 def test_defaults_follow_the_authors() -> None:
@@ -10,6 +10,7 @@ def test_defaults_follow_the_authors() -> None:
     assert config.schedule is Schedule.COSINE and config.batch_size == 32
     assert config.loss is StudentLoss.XENT and config.logconf_max_alpha == 0.5
     assert config.logconf_warmup_frac == 0.1 and config.mixed_precision is MixedPrecision.AUTO
+    assert config.sample_weighting is None  # unweighted
 
 
 def test_strings_and_spec_enums_become_enums() -> None:
@@ -17,11 +18,8 @@ def test_strings_and_spec_enums_become_enums() -> None:
         schedule="constant", loss="logconf", sample_weighting=SampleWeighting.RESAMPLE, mixed_precision="bf16"
     )
     assert config.schedule is Schedule.CONSTANT and config.loss is StudentLoss.LOGCONF
-    assert config.sample_weighting is WeightingMode.RESAMPLE and config.mixed_precision is MixedPrecision.BF16
-
-
-def test_micro_batch_size() -> None:
-    assert TrainConfig(batch_size=32, grad_accum=4).micro_batch_size == 8
+    assert config.sample_weighting is SampleWeighting.RESAMPLE and config.mixed_precision is MixedPrecision.BF16
+    assert TrainConfig(sample_weighting="weighted_loss").sample_weighting is SampleWeighting.WEIGHTED_LOSS
 
 
 @pytest.mark.parametrize(
@@ -43,7 +41,10 @@ def test_micro_batch_size() -> None:
         ({"batch_size": 10, "grad_accum": 3}, r"train.grad_accum: must divide batch_size \(10\) \(got 3\)"),
         ({"schedule": "linear"}, r"train.schedule: must be one of cosine, constant \(got 'linear'\)"),
         ({"loss": "mse"}, r"train.loss: must be one of xent, logconf"),
-        ({"sample_weighting": "boost"}, r"train.sample_weighting: must be one of none, weighted_loss, resample"),
+        (
+            {"sample_weighting": "boost"},
+            r"train.sample_weighting: must be one of weighted_loss, resample or None \(unweighted\)",
+        ),
         ({"mixed_precision": "fp8"}, r"train.mixed_precision: must be one of auto, no, bf16, fp16"),
     ],
 )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +11,13 @@ from ensemw2s.trainer.training import (
     ProgressEvent,
     TrainConfig,
     TrainingError,
+    TrainReport,
     latest_checkpoint,
     predict_proba,
+    stage_accelerator,
     train_classifier,
 )
+from ensemw2s.trainer.training.checkpoint import RECORD_FILE
 from torch import nn
 
 FAST = TrainConfig(epochs=3, batch_size=16, lr=2e-3, threads=1, max_length=32, seed=11)
@@ -65,14 +70,12 @@ class Killed(Exception):
     pass
 
 
-def test_resumed_run_ends_with_the_same_weights(task_factory, tmp_path: Path) -> None:
-    config = TrainConfig(
-        epochs=10 / 6, batch_size=16, lr=2e-3, threads=1, checkpoint_every_steps=2, log_every_steps=1, seed=3
-    )  # 96 examples / 16 = 6 steps per epoch -> 10 steps
-    whole = task_factory()
-    report = train_classifier(whole.loaded.model, whole.encoded, whole.targets, config)
-    assert report.steps == 10
+RESUMABLE = TrainConfig(
+    epochs=10 / 6, batch_size=16, lr=2e-3, threads=1, checkpoint_every_steps=2, log_every_steps=1, seed=3
+)  # 96 examples / 16 = 6 steps per epoch -> 10 steps, checkpoints at 2, 4, 6, 8
 
+
+def _killed_at_step_5(task_factory, directory: Path) -> None:
     first = task_factory()
 
     def kill_at_step_5(event: ProgressEvent) -> None:
@@ -80,15 +83,23 @@ def test_resumed_run_ends_with_the_same_weights(task_factory, tmp_path: Path) ->
             raise Killed
 
     with pytest.raises(Killed):
-        train_classifier(first.loaded.model, first.encoded, first.targets, config, None, tmp_path, kill_at_step_5)
-    checkpoint = latest_checkpoint(tmp_path)
-    assert checkpoint is not None and checkpoint.name.endswith("000000004")
-    assert [path.name for path in tmp_path.iterdir()] == [checkpoint.name]  # older ones and temps removed
+        train_classifier(first.loaded.model, first.encoded, first.targets, RESUMABLE, None, directory, kill_at_step_5)
 
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    from .conftest import make_task
+
+    whole = make_task()
+    report = train_classifier(whole.loaded.model, whole.encoded, whole.targets, RESUMABLE)
+    assert report.steps == 10
+    return whole
+
+
+def _resume_and_compare(task_factory, directory: Path, whole) -> TrainReport:
     torch.manual_seed(999)  # the resumed process's RNG is wherever; the checkpoint restores it
     second = task_factory()
-    resumed = train_classifier(second.loaded.model, second.encoded, second.targets, config, None, tmp_path)
-    assert resumed.resumed_from_step == 4 and resumed.steps == 6
+    resumed = train_classifier(second.loaded.model, second.encoded, second.targets, RESUMABLE, None, directory)
     np.testing.assert_allclose(
         predict_proba(second.loaded.model, second.encoded, 64),
         predict_proba(whole.loaded.model, whole.encoded, 64),
@@ -96,6 +107,68 @@ def test_resumed_run_ends_with_the_same_weights(task_factory, tmp_path: Path) ->
         atol=1e-6,
     )
     assert _weights_equal(second.loaded.model, whole.loaded.model, atol=1e-6)
+    return resumed
+
+
+def test_resumed_run_ends_with_the_same_weights(task_factory, tmp_path: Path, uninterrupted) -> None:
+    _killed_at_step_5(task_factory, tmp_path)
+    checkpoint = latest_checkpoint(tmp_path)
+    assert checkpoint is not None and checkpoint.name.endswith("000000004")
+    kept = sorted(path.name for path in tmp_path.iterdir())
+    assert kept == ["step-000000002", "step-000000004"]  # the newest two; temporaries renamed
+    record = json.loads((checkpoint / RECORD_FILE).read_text())
+    assert record["step"] == 4 and record["fingerprint"]["processes"] == 1
+    assert {"model.safetensors", "optimizer.bin", "scheduler.bin", "random_states_0.pkl"} <= set(record["files"])
+    assert all(info["size"] == (checkpoint / name).stat().st_size for name, info in record["files"].items())
+
+    resumed = _resume_and_compare(task_factory, tmp_path, uninterrupted)
+    assert resumed.resumed_from_step == 4 and resumed.steps == 6
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {
+    "truncated weights": ("model.safetensors", _truncate, "model.safetensors has"),
+    "corrupted optimiser": ("optimizer.bin", _flip_a_byte, "optimizer.bin does not match the SHA-256"),
+    "missing RNG state": ("random_states_0.pkl", Path.unlink, "random_states_0.pkl is missing"),
+    "unreadable record": (RECORD_FILE, lambda path: path.write_text("{not json"), "checkpoint.json is missing or"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_damaged_newest_checkpoint_is_discarded_for_the_one_before(
+    task_factory, tmp_path: Path, uninterrupted, caplog, damage
+) -> None:
+    name, harm, message = damage
+    _killed_at_step_5(task_factory, tmp_path)
+    harm(tmp_path / "step-000000004" / name)
+    with caplog.at_level(logging.WARNING):
+        resumed = _resume_and_compare(task_factory, tmp_path, uninterrupted)
+    assert resumed.resumed_from_step == 2 and resumed.steps == 8
+    [warning] = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert "step-000000004" in warning and message in warning
+    assert warning.endswith("discarded, training resumes from step-000000002")
+
+
+def test_every_checkpoint_damaged_restarts_from_the_start(task_factory, tmp_path: Path, uninterrupted, caplog) -> None:
+    _killed_at_step_5(task_factory, tmp_path)
+    for checkpoint in tmp_path.glob("step-*"):
+        _truncate(checkpoint / "model.safetensors")
+    (tmp_path / ".tmp-step-000000006").mkdir()  # an interrupted save's leftovers
+    with caplog.at_level(logging.WARNING):
+        resumed = _resume_and_compare(task_factory, tmp_path, uninterrupted)
+    assert resumed.resumed_from_step == 0 and resumed.steps == 10
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 2 and all(w.endswith("training resumes from the start") for w in warnings)
+    assert not (tmp_path / ".tmp-step-000000006").exists()
 
 
 def test_checkpoint_of_another_run_is_refused(task_factory, tmp_path: Path) -> None:
@@ -144,6 +217,24 @@ def test_gradient_accumulation_does_not_change_the_result(task_factory) -> None:
     assert _weights_equal(one.loaded.model, four.loaded.model, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("batch_size", "grad_accum"),
+    [(40, 4), (44, 11)],  # 96 = 40 + 40 + 16: uneven pieces; 96 = 44 + 44 + 8: 8 pieces of one and 3 fillers
+    ids=["short-last-batch", "fillers"],
+)
+def test_accumulation_over_short_batches_changes_nothing(task_factory, batch_size: int, grad_accum: int) -> None:
+    config = TrainConfig(
+        **{**FAST.__dict__, "sample_weighting": "weighted_loss", "epochs": 1, "batch_size": batch_size}
+    )
+    weights = np.random.default_rng(1).random(96)
+    one, many = task_factory(), task_factory()
+    train_classifier(_no_dropout(one.loaded.model), one.encoded, one.targets, config, weights)
+    accumulated = TrainConfig(**{**config.__dict__, "grad_accum": grad_accum})
+    report = train_classifier(_no_dropout(many.loaded.model), many.encoded, many.targets, accumulated, weights)
+    assert report.steps == 3 and report.examples == 96
+    assert _weights_equal(one.loaded.model, many.loaded.model, atol=1e-5)
+
+
 def test_resample_draws_by_weight(task) -> None:
     weights = (task.labels == 1).astype(np.float64)  # only class-1 examples are ever drawn
     config = TrainConfig(**{**FAST.__dict__, "sample_weighting": "resample", "epochs": 2})
@@ -163,22 +254,14 @@ def test_logconf_without_confidence_is_plain_cross_entropy(task_factory) -> None
     assert np.isfinite(report.final_loss) and not _weights_equal(xent.loaded.model, confident.loaded.model, 1e-4)
 
 
-def test_bf16_autocast_on_cpu_then_plain_float32(task) -> None:
-    config = TrainConfig(**{**FAST.__dict__, "epochs": 1, "mixed_precision": "bf16"})
-    train_classifier(task.loaded.model, task.encoded, task.targets, config)
-    batch = task.encoded.batch(torch.arange(4))
-    assert task.loaded.model(batch.input_ids, batch.attention_mask).dtype == torch.float32
-    assert next(task.loaded.model.parameters()).dtype == torch.float32
-
-
 @pytest.mark.parametrize(
     ("mode", "weights", "targets", "message"),
     [
-        ("none", None, np.ones((96, 3)) / 3, r"targets: must have shape \(examples, classes\) = \(96, 2\)"),
-        ("none", None, np.full((96, 2), 0.7), r"targets\[0\]: must sum to 1 \(got 1.4"),
-        ("none", None, np.full((96, 2), np.nan), r"targets: must be finite and >= 0"),
+        (None, None, np.ones((96, 3)) / 3, r"targets: must have shape \(examples, classes\) = \(96, 2\)"),
+        (None, None, np.full((96, 2), 0.7), r"targets\[0\]: must sum to 1 \(got 1.4"),
+        (None, None, np.full((96, 2), np.nan), r"targets: must be finite and >= 0"),
         ("weighted_loss", None, None, r"sample_weights: are required by sample_weighting 'weighted_loss'"),
-        ("none", np.ones(96), None, r"sample_weights: were given but sample_weighting is 'none'"),
+        (None, np.ones(96), None, r"sample_weights: were given but sample_weighting is None \(unweighted\)"),
         ("resample", np.ones(95), None, r"sample_weights: must have shape \(96,\) \(got \(95,\)\)"),
         ("resample", np.zeros(96), None, r"sample_weights: must be finite, >= 0 and not all zero"),
         ("weighted_loss", -np.ones(96), None, r"sample_weights: must be finite, >= 0"),
@@ -188,3 +271,57 @@ def test_invalid_inputs(task, mode, weights, targets, message) -> None:
     config = TrainConfig(epochs=1, threads=1, sample_weighting=mode)
     with pytest.raises(TrainingError, match=message):
         train_classifier(task.loaded.model, task.encoded, task.targets if targets is None else targets, config, weights)
+
+
+def test_runs_of_one_stage_share_its_accelerator_and_checkpoint_only_their_own_objects(
+    task_factory, tmp_path: Path
+) -> None:
+    config = TrainConfig(epochs=1, batch_size=16, threads=1, checkpoint_every_steps=2)
+    accelerator = stage_accelerator(config)
+    for run in ("full", "fold-0"):
+        task = task_factory()
+        train_classifier(
+            task.loaded.model,
+            task.encoded,
+            task.targets,
+            config,
+            checkpoint_dir=tmp_path / run,
+            accelerator=accelerator,
+        )
+        checkpoint = latest_checkpoint(tmp_path / run)
+        assert checkpoint is not None
+        assert not list(checkpoint.glob("model_1*")), "the previous run's model was released, not saved again"
+
+
+def test_a_run_on_an_accelerator_of_another_precision_is_refused(task) -> None:
+    accelerator = stage_accelerator(TrainConfig())
+    other = "bf16" if accelerator.mixed_precision == "no" else "no"
+    config = TrainConfig(epochs=1, threads=1, mixed_precision=other)
+    with pytest.raises(TrainingError, match=r"train.mixed_precision: this process already trains under"):
+        train_classifier(task.loaded.model, task.encoded, task.targets, config, accelerator=accelerator)
+
+
+def test_an_accelerator_that_steps_the_scheduler_itself_is_refused(task) -> None:
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(mixed_precision=stage_accelerator(TrainConfig()).mixed_precision)
+    with pytest.raises(TrainingError, match=r"accelerator: steps the scheduler with the optimiser; make the stage"):
+        train_classifier(task.loaded.model, task.encoded, task.targets, FAST, accelerator=accelerator)
+
+
+def test_a_checkpoint_of_another_layout_is_discarded_and_training_starts_over(
+    task_factory, tmp_path: Path, caplog
+) -> None:
+    """strong.nodes may change on a running experiment: the checkpoint cannot carry over, the stage can."""
+    _killed_at_step_5(task_factory, tmp_path)
+    task = task_factory()
+    relaid = TrainConfig(**{**RESUMABLE.__dict__, "grad_accum": 2})
+    with caplog.at_level(logging.WARNING):
+        report = train_classifier(task.loaded.model, task.encoded, task.targets, relaid, None, tmp_path)
+    assert report.resumed_from_step == 0 and report.steps == 10
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert all(
+        "written for another layout (grad_accum 1 -> 2); discarded, training resumes from the start" in w
+        for w in warnings
+    )
