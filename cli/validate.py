@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from ensemw2s.spec import ExperimentManifest, Problem, Severity, Target, build_stage_graph, load_manifest, problem
 from ensemw2s.spec import semantic_problems as spec_problems
-from ensemw2s.spec.cluster_limits import label_value_problem, manifest_object_problems
+from ensemw2s.spec.cluster_limits import is_dns_label, label_value_problem, manifest_object_problems
 
 from .errors import CliError
 from .state import State
@@ -57,7 +57,7 @@ def validation_problems(manifest: ExperimentManifest, *, cluster: bool) -> list[
 
 def derived_name_problems(manifest: ExperimentManifest) -> list[Problem]:
     """The operator's Job names and labels for every stage, as it will build them, checked against the API's rules."""
-    from ensemw2s.operator.naming import is_dns_label, job_name, service_name, stage_labels
+    from ensemw2s.operator.naming import job_name, service_name, stage_labels
 
     found: list[Problem] = []
     for stage in build_stage_graph(manifest.spec).stages:

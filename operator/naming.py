@@ -11,6 +11,8 @@ import hashlib
 import re
 
 from ensemw2s.spec import Stage, StageKind
+from ensemw2s.spec.cluster_limits import DNS_LABEL_MAX, LABEL_VALUE_MAX, is_dns_label, is_label_value
+from ensemw2s.spec.contract import ANNOTATION_REDO, ANNOTATION_RETRY  # the user's verbs; re-exported here
 
 LABEL_EXPERIMENT = "ensemw2s.io/experiment"
 LABEL_STAGE = "ensemw2s.io/stage"
@@ -22,29 +24,18 @@ LABEL_QUEUE = "kueue.x-k8s.io/queue-name"
 LABEL_JOB_NAME = "batch.kubernetes.io/job-name"
 """Set by the Job controller on every pod of a Job (older clusters: ``job-name``)."""
 ANNOTATION_COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
-ANNOTATION_RETRY = "ensemw2s.io/retry"
-"""Set to a new value (e.g. a timestamp) to rerun the failed stages of an experiment."""
-ANNOTATION_REDO = "ensemw2s.io/redo"
-"""Set to stage names (``weak-s1-r1`` or ``weak-s1-r1,strong-s1-w2s``) to redo them and what depends on them."""
 ANNOTATION_EXPERIMENT_UID = "ensemw2s.io/experiment-uid"
 """On the cleanup Job (which has no ownerReference): the uid of the experiment whose artifacts it deletes."""
 CLEANUP = "cleanup"
 """The stage label and name suffix of the Job that deletes an experiment's artifacts (never a stage name)."""
 
-DNS_LABEL_MAX = 63
 INDEXED_SUFFIX_MAX = 4
 """``-127``: an Indexed Job's pod hostname is ``<job>-<index>`` and must stay a DNS label too."""
 HASH_LENGTH = 8
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
 def short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
-
-
-def is_dns_label(name: str) -> bool:
-    return len(name) <= DNS_LABEL_MAX and bool(_DNS_LABEL.match(name))
 
 
 def bounded_name(prefix: str, suffix: str, limit: int = DNS_LABEL_MAX) -> str:
@@ -83,11 +74,11 @@ def cleanup_job_name(experiment: str) -> str:
 
 def label_value(value: str) -> str:
     """A label value (<= 63 chars, alphanumeric ends); long values keep a prefix and a hash."""
-    if len(value) <= DNS_LABEL_MAX and _LABEL_VALUE.match(value):
+    if is_label_value(value):
         return value
     cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", value)
     digest = short_hash(value)
-    head = cleaned[: DNS_LABEL_MAX - HASH_LENGTH - 1].strip("-_.")
+    head = cleaned[: LABEL_VALUE_MAX - HASH_LENGTH - 1].strip("-_.")
     return f"{head}-{digest}" if head else digest
 
 

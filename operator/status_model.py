@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from ensemw2s.spec.base import to_camel
+from ensemw2s.spec.contract import ANNOTATION_REDO, ANNOTATION_RETRY
 from ensemw2s.spec.results import ExperimentResults, PGRs
 from ensemw2s.spec.results_text import format_pgr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -155,11 +156,11 @@ class ExperimentStatus(StatusModel):
     failed_stages: list[str] = Field(default_factory=list)
     retrying_stages: list[str] = Field(default_factory=list)
     requested_stages: list[StageRequest] = Field(default_factory=list)
-    retry_token: str | None = Field(default=None, description="The last ensemw2s.io/retry annotation acted on.")
+    retry_token: str | None = Field(default=None, description=f"The last {ANNOTATION_RETRY} annotation acted on.")
     redoing_stages: list[RedoingStage] = Field(
         default_factory=list, description="Stages to run again with --redo until a new Job runs them."
     )
-    redo_token: str | None = Field(default=None, description="The last ensemw2s.io/redo annotation acted on.")
+    redo_token: str | None = Field(default=None, description=f"The last {ANNOTATION_REDO} annotation acted on.")
     results: ExperimentResults | None = Field(
         default=None, description="Compact experiment results from the report stage."
     )

@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .errors import Problem, problem
-from .experiment import ExperimentSpec
-from .manifest import ExperimentManifest
 
+if TYPE_CHECKING:  # manifest.py reads the name rules from here
+    from .experiment import ExperimentSpec
+    from .manifest import ExperimentManifest
+
+DNS_LABEL_MAX = 63
 DNS_SUBDOMAIN_MAX = 253
 LABEL_VALUE_MAX = 63
 QUALIFIED_NAME_MAX = 63
@@ -23,9 +27,24 @@ ANNOTATIONS_MAX_BYTES = 256 * 1024
 OBJECT_MAX_BYTES = 1536 * 1024
 """An object as stored: etcd's default request limit (1.5 MiB); the API server refuses larger writes."""
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS_LABEL_TEXT = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_QUALIFIED_NAME_TEXT = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+DNS_LABEL = re.compile(rf"^{_DNS_LABEL_TEXT}$")
+"""A DNS-1123 label (names of namespaces, experiments, Jobs): lowercase letters, digits and '-',
+starting and ending alphanumeric; at most :data:`DNS_LABEL_MAX` characters."""
+_DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL_TEXT}(\.{_DNS_LABEL_TEXT})*$")
+_QUALIFIED_NAME = re.compile(rf"^{_QUALIFIED_NAME_TEXT}$")
+_LABEL_VALUE = re.compile(rf"^({_QUALIFIED_NAME_TEXT})?$")
+_NAME_CHARACTERS = "letters, digits, '-', '_' or '.', starting and ending alphanumeric"
+"""What a label value and a key's name may hold."""
+
+
+def is_dns_label(name: str) -> bool:
+    return len(name) <= DNS_LABEL_MAX and bool(DNS_LABEL.match(name))
+
+
+def is_label_value(value: str) -> bool:
+    return len(value) <= LABEL_VALUE_MAX and bool(_LABEL_VALUE.match(value))
 
 
 def dns_subdomain_problem(path: str, value: str) -> Problem | None:
@@ -44,13 +63,9 @@ def dns_subdomain_problem(path: str, value: str) -> Problem | None:
 
 def label_value_problem(path: str, value: str) -> Problem | None:
     """A label value: <= 63 chars of letters, digits, '-', '_', '.', starting and ending alphanumeric (or empty)."""
-    if len(value) > LABEL_VALUE_MAX or not _LABEL_VALUE.match(value):
+    if not is_label_value(value):
         return problem(
-            path,
-            f"must be a label value: at most {LABEL_VALUE_MAX} letters, digits, '-', '_' or '.', "
-            "starting and ending alphanumeric",
-            value,
-            "shorten or rename it",
+            path, f"must be a label value: at most {LABEL_VALUE_MAX} {_NAME_CHARACTERS}", value, "shorten or rename it"
         )
     return None
 
@@ -61,13 +76,7 @@ def label_key_problem(path: str, key: str) -> Problem | None:
     if prefix and (len(prefix) > DNS_SUBDOMAIN_MAX or not _DNS_SUBDOMAIN.match(prefix)):
         return problem(path, "key prefix must be a DNS-1123 subdomain (before the '/')", key, "fix the key")
     if len(name) > QUALIFIED_NAME_MAX or not _QUALIFIED_NAME.match(name):
-        return problem(
-            path,
-            f"key name must be 1..{QUALIFIED_NAME_MAX} letters, digits, '-', '_' or '.', "
-            "starting and ending alphanumeric",
-            key,
-            "fix the key",
-        )
+        return problem(path, f"key name must be 1..{QUALIFIED_NAME_MAX} {_NAME_CHARACTERS}", key, "fix the key")
     return None
 
 

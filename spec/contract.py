@@ -31,6 +31,12 @@ ALL_COMMAND = "all"
 CLEAN_COMMAND = "clean"
 REDO_FLAG = "--redo"
 
+ANNOTATION_RETRY = "ensemw2s.io/retry"
+"""On an experiment: set to a new value (e.g. a timestamp) to rerun its failed stages."""
+ANNOTATION_REDO = "ensemw2s.io/redo"
+"""On an experiment: set to stage names (``weak-s1-r1`` or ``weak-s1-r1,strong-s1-w2s``) to redo them and
+what depends on them (the cluster's ``--redo``); the trainer's errors name it in their fix."""
+
 
 class ExitCode(IntEnum):
     """How a trainer process ends; the stage Job's ``podFailurePolicy`` reads it."""
@@ -305,6 +311,8 @@ def decode_invocation(argv: Sequence[str], environ: Mapping[str, str]) -> Traine
 
 __all__ = [
     "ALL_COMMAND",
+    "ANNOTATION_REDO",
+    "ANNOTATION_RETRY",
     "CLEAN_COMMAND",
     "DEFAULT_TERMINATION_LOG",
     "ENV_MANIFEST",

@@ -6,7 +6,6 @@ field path as the user wrote it (``spec.dataset.sizes.hardTrain``).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
 from .base import SpecModel
+from .cluster_limits import DNS_LABEL, DNS_LABEL_MAX
 from .errors import Problem, SpecError, problem
 from .experiment import ExperimentSpec
 
@@ -23,12 +23,11 @@ API_VERSION = "v1alpha1"
 KIND = "EnsemW2SExperiment"
 PLURAL = "ensemw2sexperiments"
 SHORT_NAMES = ("w2sx",)
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class Metadata(SpecModel):
-    name: str = Field(min_length=1, max_length=63)
-    namespace: str = Field("default", min_length=1, max_length=63)
+    name: str = Field(min_length=1, max_length=DNS_LABEL_MAX)
+    namespace: str = Field("default", min_length=1, max_length=DNS_LABEL_MAX)
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 

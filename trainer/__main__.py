@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(invocation: TrainerInvocation) -> int:
     from .runner import run_experiment
     from .runtime import configure_runtime
-    from .stages.run import open_store, run_stage, write_termination_message
+    from .stages.run import open_store, process_rank, run_stage, write_termination_message
 
     arguments, manifest = invocation.arguments, invocation.manifest
     if arguments.command == CLEAN_COMMAND:
@@ -60,8 +60,9 @@ def _run(invocation: TrainerInvocation) -> int:
     stage = invocation.stage_invocation()
     configure_runtime(manifest.spec.runtime.threads)
     summary = run_stage(manifest, stage.stage, stage.store, redo=stage.redo)
-    write_termination_message(stage.termination_log, summary)
-    print(summary.model_dump_json(by_alias=True))
+    if process_rank() == 0:  # under torchrun, the rank that published reports the stage, once
+        write_termination_message(stage.termination_log, summary)
+        print(summary.model_dump_json(by_alias=True))
     return ExitCode.OK
 
 

@@ -32,7 +32,7 @@ import tempfile
 import weakref
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,19 +162,24 @@ class StageOutput:
             raise self.damaged(name, f"not listed in {STAGE_FILE} (lists {', '.join(sorted(self.record.files))})")
         return digest
 
+    def _verify_once(self, name: str, digest: Callable[[], FileDigest]) -> None:
+        """Check the file's ``digest`` against the record the first time this store reads the file."""
+        expected, relpath = self.expected(name), f"{self.path}/{name}"
+        if relpath in self.store.verified:
+            return
+        problem = expected.mismatch(digest())
+        if problem is not None:
+            raise self.damaged(name, problem)
+        self.store.verified.add(relpath)
+
     def read_bytes(self, name: str) -> bytes:
         """The file's content, checked against the record the first time this store reads it."""
-        expected = self.expected(name)
-        relpath = f"{self.path}/{name}"
+        self.expected(name)  # an unlisted file is refused before it is read
         try:
-            data: bytes = self.store.fs.cat_file(self.store.full_path(relpath))
+            data: bytes = self.store.fs.cat_file(self.store.full_path(f"{self.path}/{name}"))
         except FileNotFoundError:
             raise self.damaged(name, "missing") from None
-        if relpath not in self.store.verified:
-            problem = expected.mismatch(FileDigest.of_bytes(data))
-            if problem is not None:
-                raise self.damaged(name, problem)
-            self.store.verified.add(relpath)
+        self._verify_once(name, lambda: FileDigest.of_bytes(data))
         return data
 
     def read_model(self, name: str, model: type[Model]) -> Model:
@@ -197,15 +202,10 @@ class StageOutput:
 
     def local_path(self, name: str) -> Path:
         """A local copy of the file (the file itself on local stores), checked against the record."""
-        expected = self.expected(name)
-        relpath = f"{self.path}/{name}"
+        self.expected(name)  # an unlisted file is refused before it is read
         try:
-            path = self.store.local_path(relpath)
-            if relpath not in self.store.verified:
-                problem = expected.mismatch(FileDigest.of_file(path))
-                if problem is not None:
-                    raise self.damaged(name, problem)
-                self.store.verified.add(relpath)
+            path = self.store.local_path(f"{self.path}/{name}")
+            self._verify_once(name, lambda: FileDigest.of_file(path))
         except FileNotFoundError:
             raise self.damaged(name, "missing") from None
         return path

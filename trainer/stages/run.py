@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from ensemw2s.spec import ExperimentManifest, FieldError, Stage, StageKind, StageSummary, build_stage_graph
+from ensemw2s.spec import SHORT_NAMES, ExperimentManifest, Stage, StageKind, StageSummary, build_stage_graph
+from ensemw2s.spec.contract import ANNOTATION_REDO
 
-from ..errors import MissingInput, StageFailed, TrainerError
+from ..errors import MissingInput, StageFailed, TrainerError, is_permanent
 from ..keys import stage_keys
 from ..progress import LineProgress, ProgressSink, SilentProgress
 from ..store import DamagedArtifact, ExperimentStore, StageWorkspace
@@ -58,7 +59,7 @@ def redo_hint(stage_name: str) -> str:
     """How a user redoes a stage (and what depends on it), locally and on a cluster."""
     return (
         f"redo {stage_name} and what depends on it: `w2sctl run FILE --redo {stage_name}` locally, or "
-        f"`kubectl annotate w2sx NAME ensemw2s.io/redo={stage_name} --overwrite` on a cluster"
+        f"`kubectl annotate {SHORT_NAMES[0]} NAME {ANNOTATION_REDO}={stage_name} --overwrite` on a cluster"
     )
 
 
@@ -102,16 +103,7 @@ def run_stage(
         return _run_as_helper_rank(manifest, stage, store, keys, sink, started)
     with store.workspace(stage, key) as workspace:
         context = StageContext(manifest, stage, store, keys, workspace, sink)
-        try:
-            result = stage_function(stage.kind)(context)
-        except DamagedArtifact as exc:
-            raise DamagedInput(stage.name, exc) from exc
-        except TrainerError:
-            raise
-        except FieldError as exc:  # already worded with the formula, naming its field
-            raise StageFailed(stage.name, str(exc)) from exc
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise StageFailed(stage.name, f"{type(exc).__name__}: {exc}") from exc
+        result = _call_stage_function(context)
         summary = StageSummary(
             stage=stage.name,
             key=key,
@@ -122,6 +114,21 @@ def run_stage(
         )
         store.publish(stage, key, workspace, summary, context.inputs)
     return summary
+
+
+def _call_stage_function(context: StageContext) -> StageResult:
+    """Run the stage's implementation (on every rank); what stops it becomes a :class:`StageFailed` naming
+    the stage: :class:`DamagedInput` for a damaged upstream output, the error's own message when it is
+    worded with the project's formula (every permanent error), ``Type: message`` for an unexpected one."""
+    name = context.stage.name
+    try:
+        return stage_function(context.stage.kind)(context)
+    except DamagedArtifact as exc:
+        raise DamagedInput(name, exc) from exc
+    except TrainerError:
+        raise
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise StageFailed(name, str(exc) if is_permanent(exc) else f"{type(exc).__name__}: {exc}") from exc
 
 
 def _reusable(
@@ -181,7 +188,7 @@ def _run_as_helper_rank(
     ):
         workspace = StageWorkspace(Path(scratch), shared.checkpoints)
         quiet = SilentProgress()
-        result = stage_function(stage.kind)(StageContext(manifest, stage, store, keys, workspace, quiet))
+        result = _call_stage_function(StageContext(manifest, stage, store, keys, workspace, quiet))
     return StageSummary(stage=stage.name, key=key, seconds=round(time.monotonic() - started, 3), metrics=result.metrics)
 
 

@@ -207,6 +207,52 @@ def test_a_damaged_input_fails_the_stage_naming_what_to_redo(copied: tuple[Exper
     assert int(exit_code(caught.value)) == 2, "retrying the reader cannot repair its input"
 
 
+AGGREGATE = Stage(StageKind.AGGREGATE, 1)
+
+
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_an_input_found_damaged_while_the_stage_reads_it_fails_every_rank_alike(
+    copied: tuple[ExperimentManifest, Path], rank: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an object store only sizes are checked before the stage runs: a same-size damage is found when
+    the stage reads the file, and a helper rank (torchrun, RANK > 0) reports it as rank 0 does."""
+    manifest, local = copied
+    fs = fsspec.filesystem("memory")
+    root = f"/w2s-rank-{rank}"
+    for file in (f for f in local.rglob("*") if f.is_file()):
+        fs.pipe_file(f"{root}/{file.relative_to(local).as_posix()}", file.read_bytes())
+    [preds] = fs.glob(f"{root}/default/tiny/s1/weak/r0/*/preds.npz")
+    data = fs.cat_file(preds)
+    fs.pipe_file(preds, b"X" + data[1:])
+    monkeypatch.setenv("RANK", rank)
+    try:
+        with pytest.raises(DamagedInput) as caught:
+            run_stage(manifest, AGGREGATE, f"memory://{root}", SilentProgress(), redo=True)
+    finally:
+        fs.rm(root, recursive=True)
+    assert str(caught.value).startswith(
+        f"stage aggregate-s1: its input weak-s1-r0 is damaged: memory://{preds}: SHA-256 does not match"
+    )
+    assert int(exit_code(caught.value)) == 2
+
+
+@pytest.mark.parametrize(("rank", "redone_by_this_rank"), [("0", True), ("1", False)])
+def test_only_the_publishing_rank_reports_and_discards_a_damaged_output(
+    copied: tuple[ExperimentManifest, Path], rank: str, redone_by_this_rank: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every rank finds the damage (each checks before running); rank 0 alone says so and redoes it."""
+    manifest, store = copied
+    ensemble = only_file(store, "aggregate/*/ensemble.npz")
+    damaged = ensemble.read_bytes()[:-1]
+    ensemble.write_bytes(damaged)
+    monkeypatch.setenv("RANK", rank)
+    progress = RecordingProgress()
+    assert not run_stage(manifest, AGGREGATE, str(store), progress).skipped
+    warnings = [line for line in progress.lines if line.endswith("its output is damaged, redoing the stage")]
+    assert len(warnings) == int(redone_by_this_rank), progress.lines
+    assert (ensemble.read_bytes() == damaged) is not redone_by_this_rank, "rank 0 alone discards and republishes"
+
+
 def test_redo_reruns_the_stage_and_everything_downstream_to_the_same_results(
     copied: tuple[ExperimentManifest, Path],
 ) -> None:

@@ -1,7 +1,8 @@
 """A strong stage as 2 CPU processes (torchrun, gloo): the command the multi-node Job runs.
 
-It finishes, rank 0 alone publishes and prints progress, and the student's predictions match the same
-stage run as 1 process (the same contract command without torchrun) with the same global batch.
+It finishes, rank 0 alone publishes and prints progress and the stage summary, and the student's
+predictions match the same stage run as 1 process (the same contract command without torchrun) with the
+same global batch.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ensemw2s.spec import ExperimentManifest, Stage, StageKind, StrongVariant, parse_manifest
+from ensemw2s.spec import ExperimentManifest, Stage, StageKind, StageSummary, StrongVariant, parse_manifest
 from ensemw2s.spec.contract import StageInvocation, stage_command, stage_environment
 from ensemw2s.trainer.data.synthetic import generate_synthetic_sentiment
 from ensemw2s.trainer.models import load_classifier
@@ -54,9 +55,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _run_stage_command(stage: Stage, manifest: ExperimentManifest, store: Path, processes: int) -> str:
+def _run_stage_command(
+    stage: Stage, manifest: ExperimentManifest, store: Path, processes: int
+) -> subprocess.CompletedProcess[str]:
     """The stage's container command from the contract (torchrun for several processes), on CPU only;
-    returns its stderr (progress lines and errors)."""
+    returns the finished process (stdout: the stage summary; stderr: progress lines and errors)."""
     command = stage_command(stage, python=sys.executable, processes_per_node=processes)
     if processes > 1:
         assert command[0] == "torchrun"
@@ -68,7 +71,7 @@ def _run_stage_command(stage: Stage, manifest: ExperimentManifest, store: Path, 
     env = {**os.environ, **stage_environment(invocation), "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=store, env=env, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[:6000]
-    return done.stderr
+    return done
 
 
 def _probabilities(store: Path, stage: Stage) -> np.ndarray:
@@ -94,7 +97,7 @@ def test_strong_stage_on_two_cpu_processes_matches_one(tiny_data: dict[str, obje
     shutil.copytree(one, two)
     strong = Stage(StageKind.STRONG, 1, variant=StrongVariant.ENSEMBLE)
 
-    logs = _run_stage_command(strong, manifest, two, processes=2)
+    done = _run_stage_command(strong, manifest, two, processes=2)
     _run_stage_command(strong, manifest, one, processes=1)  # also on the CPU, whatever this machine has
 
     assert not list(two.rglob("*.partial")), "a rank left a partial folder"
@@ -102,9 +105,11 @@ def test_strong_stage_on_two_cpu_processes_matches_one(tiny_data: dict[str, obje
     assert len(records) == 1, records
     student = json.loads(next((two / "default/tiny-2p/s1/strong").rglob("student.json")).read_text())
     assert student["resumedFromStep"] == 0
-    lines = logs.splitlines()
+    lines = done.stderr.splitlines()
     assert sum(line.startswith(f"[{strong.name}] training ") for line in lines) == 1, "progress from rank 0 only"
     assert sum(line.startswith(f"[{strong.name}] 16/16") for line in lines) == 1
+    summaries = [StageSummary.model_validate_json(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [summary.stage for summary in summaries] == [strong.name], "the summary from rank 0 only"
 
     difference = np.abs(_probabilities(two, strong) - _probabilities(one, strong)).max()
     assert difference <= TOLERANCE, f"2-process and 1-process students differ by {difference:.2e}"
