@@ -1,6 +1,7 @@
 # Two entry points that work on a fresh machine (see README):
 #   make quickstart   set up .venv and run the quickstart experiment locally (CPU, offline)
 #   make test         set up .venv and run lint (ruff), types (mypy --strict) and the whole test suite
+#                     (then the cluster suite; its control plane is built once per machine, ~11 min)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 # The CPU build of torch cached on our machines; a plain `torch` requirement pulls GBs of CUDA wheels.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup quickstart test lint typecheck bench clean crd
+.PHONY: setup quickstart test test-cluster lint typecheck bench clean crd prometheus-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +18,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+# promtool and the Prometheus server for tests/metrics: Debian's package, installed once where apt-get and root
+# are available (CI's fresh machine); elsewhere those tests are skipped and say why.
+prometheus-tools:
+	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  export DEBIAN_FRONTEND=noninteractive && \
+	  { apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; }; } || \
+	  echo "note: Debian's prometheus package is not installed; the tests that need promtool are skipped"
+
+setup: $(STAMP) prometheus-tools
 
 quickstart: $(STAMP)
 	$(BIN)/w2sctl run examples/quickstart.yaml
@@ -29,8 +39,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/tools/mypy_check.py
 
-test: lint typecheck
+test: lint typecheck prometheus-tools
 	$(BIN)/pytest -q
+	$(MAKE) test-cluster
+
+# The cluster suite (tests/cluster; `pytest -m cluster`, deselected from the run above) starts a real
+# Kubernetes v1.20 control plane from ../shared/k8s-local, whose binaries are built once per machine
+# (about 11 minutes on 2 cores; skipped when they are there).
+K8S_HOME ?= $(or $(TMPDIR),/tmp)/k8s
+K8S_LOCAL ?= ../shared/k8s-local
+
+test-cluster: $(STAMP)
+	@(for b in kube-apiserver kube-controller-manager fake-node; do test -x $(K8S_HOME)/bin/$$b || exit 1; done) \
+		|| K8S_HOME=$(K8S_HOME) bash $(K8S_LOCAL)/setup.sh
+	K8S_HOME=$(K8S_HOME) $(BIN)/pytest -q -m cluster
 
 bench: $(STAMP)
 	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/bench/train_throughput.py

@@ -21,6 +21,8 @@ class ExitCode(IntEnum):
 class CliError(Exception):
     """A known error: printed as one ``Error:`` line, exit code 1 unless told otherwise."""
 
-    def __init__(self, message: str, code: ExitCode = ExitCode.ERROR) -> None:
+    def __init__(self, message: str, code: ExitCode = ExitCode.ERROR, *, http_status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.http_status = http_status
+        """The API server's answer when the error is one (403, 404, ...), for callers that degrade on it."""

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from ensemw2s.spec import Severity, Stage, StageGraph, load_manifest, semantic_problems
+from ensemw2s.spec import ExperimentManifest, Severity, Stage, StageGraph, load_manifest, semantic_problems
 
 from .errors import CliError, ExitCode
 from .output import OutputFormat
 from .results_view import results_rows
 from .state import State
+
+if TYPE_CHECKING:
+    from ensemw2s.trainer.progress import LineProgress, ProgressSink
+
+    from .progress import RichProgress
 
 STORE_HELP = "Artifact store root: a directory or an fsspec URL (env W2S_STORE, default ./runs)."
 
@@ -38,14 +45,28 @@ def run(
             "stages are reused. Repeatable.",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            metavar="PORT",
+            help="Serve Prometheus metrics on this port while the run runs: the experiment (as `w2sctl metrics "
+            "serve --store` does) and the live training metrics (loss, throughput, step). 0: any free port.",
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment here, in-process, stage by stage (CPU or one GPU), and print its results."""
     from ensemw2s.spec import build_stage_graph
     from ensemw2s.trainer.errors import StageFailed, TrainerError
     from ensemw2s.trainer.runner import run_experiment
 
+    from .validate import in_namespace
+
     state: State = ctx.obj
-    manifest = load_manifest(file)
+    state.note_unused_cluster_options("run")
+    manifest = in_namespace(load_manifest(file), file, state.namespace)
     if threads is not None:
         spec = manifest.spec.model_copy(
             update={"runtime": manifest.spec.runtime.model_copy(update={"threads": threads})}
@@ -62,8 +83,8 @@ def run(
 
     sink = progress_for(state.err, stages)
     try:
-        with sink:
-            outcome = run_experiment(manifest, root, sink, fresh=not resume, redo=redo_stages)
+        with _reporting(manifest, root, metrics_port, state, sink) as reporting:
+            outcome = run_experiment(manifest, root, reporting, fresh=not resume, redo=redo_stages)
     except StageFailed as exc:
         raise CliError(f"{manifest.name}: {exc}", ExitCode.EXPERIMENT_FAILED) from exc
     except TrainerError as exc:  # the store, not the experiment: e.g. the run is already going elsewhere
@@ -81,6 +102,24 @@ def run(
         state.err.print(
             f"report: {outcome.report_path} (results.json and plots beside it)", soft_wrap=True, highlight=False
         )
+
+
+@contextmanager
+def _reporting(
+    manifest: ExperimentManifest, root: str, port: int | None, state: State, sink: RichProgress | LineProgress
+) -> Iterator[ProgressSink]:
+    """The run's progress sink; with ``--metrics-port`` the run's metrics are served while it runs (the port is
+    taken before any work), and the sink also tells the training metrics which stage runs."""
+    if port is None:
+        with sink:
+            yield sink
+        return
+    from ensemw2s.trainer.metrics import RecordingProgress
+
+    from .metrics import serve_run_metrics
+
+    with serve_run_metrics(manifest, root, port, state) as live, sink:
+        yield RecordingProgress(sink, live, manifest)
 
 
 def _graph_stage(graph: StageGraph, name: str) -> Stage:

@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 from ensemw2s.spec import SpecError
 
-from . import local, validate
+from . import experiments, local, logs, metrics, validate, version, wait
 from .errors import CliError, ExitCode
+from .options import SHARED_OPTIONS, hoist_shared_options
 from .output import OutputFormat
 from .state import State
 
@@ -29,25 +30,52 @@ app = typer.Typer(
 @app.callback()
 def root(
     ctx: typer.Context,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = OutputFormat.TABLE,
-    namespace: Annotated[str, typer.Option("--namespace", "-n", help="Kubernetes namespace.")] = "default",
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="Output format (table, wide, json, yaml, name).")
+    ] = OutputFormat.TABLE,
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", "-n", help="Namespace (default: the kubeconfig context's, or the file's)."),
+    ] = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Every namespace (list, status, metrics).")
+    ] = False,
     kubeconfig: Annotated[
         str | None, typer.Option("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file.")
     ] = None,
     context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
 ) -> None:
-    ctx.obj = State(output=output, namespace=namespace, kubeconfig=kubeconfig, context=context)
+    """Shared options: accepted before or after the verb (see :mod:`.options`)."""
+    spelled = frozenset(o.long for o in SHARED_OPTIONS if _from_command_line(ctx, o.long.lstrip("-").replace("-", "_")))
+    ctx.obj = State(
+        output=output,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        kubeconfig=kubeconfig or None,
+        context=context,
+        on_command_line=spelled,
+    )
+
+
+def _from_command_line(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
 
 
 local.register(app)
 validate.register(app)
+experiments.register(app)
+logs.register(app)
+wait.register(app)
+version.register(app)
+metrics.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps known errors to one ``Error:`` line and the documented exit codes."""
     debug = bool(os.environ.get("W2SCTL_DEBUG"))
     try:
-        app(args=argv, prog_name="w2sctl")
+        app(args=hoist_shared_options(app, sys.argv[1:] if argv is None else argv), prog_name="w2sctl")
     except SystemExit as exc:  # typer/click exit: help, usage errors (2)
         return exc.code if isinstance(exc.code, int) else int(ExitCode.ERROR)
     except CliError as exc:

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from ensemw2s.spec import ExperimentManifest, Problem, Severity, Target, build_stage_graph, load_manifest, problem
+from ensemw2s.spec import (
+    ExperimentManifest,
+    Problem,
+    Severity,
+    Target,
+    build_stage_graph,
+    load_manifest,
+    parse_manifest,
+    problem,
+)
 from ensemw2s.spec import semantic_problems as spec_problems
 from ensemw2s.spec.cluster_limits import is_dns_label, label_value_problem, manifest_object_problems
 
@@ -37,14 +46,42 @@ def validate(
 ) -> None:
     """Check an experiment before it runs: the spec, its data and model files, or (--cluster) the API's limits."""
     state: State = ctx.obj
-    manifest = load_manifest(file)
+    state.note_unused_cluster_options("validate")
+    manifest = in_namespace(load_manifest(file), file, state.namespace)
+    check(state, file, manifest, cluster=cluster)
+    print(f"{file}: valid ({manifest.namespace}/{manifest.name})")
+
+
+def in_namespace(manifest: ExperimentManifest, file: Path, namespace: str | None) -> ExperimentManifest:
+    """The manifest in ``-n``'s namespace; an error when the file names another one (as kubectl does)."""
+    if namespace is None or namespace == manifest.namespace:
+        return manifest
+    if _names_namespace(file):
+        raise CliError(
+            f"{file}: metadata.namespace does not match -n (got {manifest.namespace!r}, -n {namespace!r}); "
+            "drop one of them or make them equal"
+        )
+    data = manifest.to_json_dict()
+    return parse_manifest({**data, "metadata": {**data["metadata"], "namespace": namespace}}, f"{file} (with -n)")
+
+
+def _names_namespace(file: Path) -> bool:
+    import yaml
+    from ensemw2s.spec import KIND
+
+    documents = [d for d in yaml.safe_load_all(file.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    ours = [d for d in documents if d.get("kind") == KIND] or documents
+    return bool(ours and (ours[0].get("metadata") or {}).get("namespace"))
+
+
+def check(state: State, file: Path, manifest: ExperimentManifest, *, cluster: bool) -> None:
+    """Print every problem (``validate``'s checks) on stderr; CliError when any is an error."""
     found = validation_problems(manifest, cluster=cluster)
     for item in found:
         state.err.print(f"{item.severity.value}: {item}", markup=False, highlight=False, soft_wrap=True)
     errors = [p for p in found if p.severity is Severity.ERROR]
     if errors:
         raise CliError(f"{file}: {len(errors)} error(s)")
-    print(f"{file}: valid ({manifest.namespace}/{manifest.name})")
 
 
 def validation_problems(manifest: ExperimentManifest, *, cluster: bool) -> list[Problem]:

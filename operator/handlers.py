@@ -171,7 +171,11 @@ class Reconciler:
             if item.phase is JobPhase.FAILED and item.log_tail is None and item.name in by_name:
                 pod = newest_failed_pod(pods_of_job(by_name[item.name], pods))
                 if pod is not None:
-                    tail = await self.api.read_log_tail(namespace, pod, LOG_TAIL_LINES)
+                    try:
+                        tail = await self.api.read_log_tail(namespace, pod, LOG_TAIL_LINES)
+                    except TemporaryError as exc:  # the kubelet is unreachable: report the failure without a tail
+                        logger.warning("%s/%s: no log tail for the failed stage (%s)", namespace, item.name, exc)
+                        tail = None
                     if tail and tail.strip():
                         item = dataclasses.replace(item, log_tail=tail.strip())
             out.append(item)

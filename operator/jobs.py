@@ -30,7 +30,14 @@ from ensemw2s.spec import (
     cleanup_command,
     stage_command,
 )
-from ensemw2s.spec.contract import DEFAULT_TERMINATION_LOG, ENV_RANK_HINT, ExitCode, experiment_environment
+from ensemw2s.spec.contract import (
+    DEFAULT_TERMINATION_LOG,
+    ENV_RANK_HINT,
+    ENV_TRAINER_METRICS_PORT,
+    TRAINER_METRICS_PORT,
+    ExitCode,
+    experiment_environment,
+)
 
 from .errors import PermanentError
 from .naming import (
@@ -51,6 +58,7 @@ TMP_VOLUME = "tmp"
 SHM_VOLUME = "dshm"
 RUN_AS_USER = 1000
 RENDEZVOUS_PORT = 29500
+TRAINING_KINDS = frozenset({StageKind.WEAK, StageKind.STRONG})
 SMALL_RESOURCES = Resources(gpus=0, cpu="500m", memory="2Gi")
 CLEANUP_RESOURCES = Resources(gpus=0, cpu="100m", memory="512Mi")
 """``trainer clean`` loads no model: it lists and deletes files (torch is never imported)."""
@@ -192,6 +200,8 @@ def _env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
         env.append({"name": HF_TOKEN_KEY, "valueFrom": {"secretKeyRef": {"name": token_secret, "key": HF_TOKEN_KEY}}})
     if is_multi_node(manifest, stage):
         env += _rendezvous_env(manifest, stage)
+    if stage.kind in TRAINING_KINDS:
+        env.append({"name": ENV_TRAINER_METRICS_PORT, "value": str(TRAINER_METRICS_PORT)})
     return env
 
 
@@ -239,8 +249,13 @@ def _container(
     container = _base_container(
         manifest, _command(manifest, stage, resources, redo), _env(manifest, stage), resources, mounts
     )
+    ports = []
+    if stage.kind in TRAINING_KINDS:
+        ports.append({"name": "metrics", "containerPort": TRAINER_METRICS_PORT, "protocol": "TCP"})
     if is_multi_node(manifest, stage):
-        container["ports"] = [{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"}]
+        ports.append({"name": "rendezvous", "containerPort": RENDEZVOUS_PORT, "protocol": "TCP"})
+    if ports:
+        container["ports"] = ports
     return container
 
 

@@ -430,7 +430,7 @@ def _all_done(graph: StageGraph, kind: StageKind, succeeded: set[str]) -> tuple[
     return sum(n in succeeded for n in names), len(names)
 
 
-def _round(graph: StageGraph, succeeded: set[str]) -> str:
+def round_text(graph: StageGraph, succeeded: set[str]) -> str:
     """``k/T``: weak rounds done by the slowest seed, of the rounds each seed trains."""
     per_seed: dict[int | None, list[bool]] = {}
     for stage in graph.stages:
@@ -525,7 +525,7 @@ def _status(
         message=message,
         conditions=c,
         stage=failed_first or current,
-        round=_round(graph, succeeded),
+        round=round_text(graph, succeeded),
         pgr=pgr,
         stages=kept,
         stages_omitted=omitted,

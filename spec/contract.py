@@ -22,6 +22,10 @@ ENV_MANIFEST = "W2S_MANIFEST_JSON"
 ENV_STORE = "W2S_STORE"
 ENV_TERMINATION_LOG = "W2S_TERMINATION_LOG"
 ENV_RANK_HINT = "W2S_NODES"
+ENV_TRAINER_METRICS_PORT = "W2S_TRAINER_METRICS_PORT"
+"""The port a stage pod's rank 0 serves live training metrics on (unset or 0: none)."""
+TRAINER_METRICS_PORT = 9110
+"""The port the operator gives training stages (container port ``metrics``; the PodMonitor scrapes it)."""
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 DEFAULT_LOCAL_STORE = "runs"
 TERMINATION_MESSAGE_LIMIT = 4096

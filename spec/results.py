@@ -12,18 +12,15 @@ interval (`Interval`).
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .base import to_camel
 from .contract import TERMINATION_MESSAGE_LIMIT
 
-_COMPACT_DIGITS = 4
 _COMPACT_NOTES = 2
 _COMPACT_TEXT = 160
-
-_M = TypeVar("_M", bound=BaseModel)
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -179,9 +176,9 @@ class ExperimentResults(_Model):
     def compact(self, max_bytes: int = TERMINATION_MESSAGE_LIMIT) -> ExperimentResults:
         """A copy whose JSON fits ``max_bytes`` (best effort), for a termination message.
 
-        Drops per-round and prefix detail, rounds floats to 4 digits and keeps at most two notes
-        per seed; if that is still too big, drops the notes, then the per-seed results (effects
-        and means stay).
+        Drops per-round and prefix detail and keeps at most two notes per seed; if that is still too
+        big, drops the notes, then the per-seed results (effects and means stay). Numbers keep their
+        full precision: rounding here and again when printed turned the report's -0.37 into -0.38.
         """
         seeds = [_compact_seed(seed, keep_notes=True) for seed in self.seeds]
         candidates = [
@@ -192,9 +189,6 @@ class ExperimentResults(_Model):
         base = self.model_copy(
             update={
                 "effects": [_compact_effect(effect) for effect in self.effects],
-                "mean": _round_floats(self.mean),
-                "mean_pgr": _round_floats(self.mean_pgr),
-                "mean_pgr_interval": _compact_intervals(self.mean_pgr_interval),
                 "notes": [_shorten(note) for note in self.notes[:_COMPACT_NOTES]],
             }
         )
@@ -206,23 +200,12 @@ class ExperimentResults(_Model):
         return compacted
 
 
-def _round_floats(model: _M) -> _M:
-    update = {name: round(value, _COMPACT_DIGITS) for name, value in model.__dict__.items() if isinstance(value, float)}
-    return model.model_copy(update=update)
-
-
 def _shorten(text: str) -> str:
     return text if len(text) <= _COMPACT_TEXT else text[: _COMPACT_TEXT - 3] + "..."
 
 
 def _compact_effect(effect: Effect) -> Effect:
-    difference = None if effect.difference is None else _round_floats(effect.difference)
-    return effect.model_copy(update={"detail": _shorten(effect.detail), "difference": difference})
-
-
-def _compact_intervals(intervals: PGRIntervals) -> PGRIntervals:
-    update = {name: _round_floats(value) for name, value in intervals.__dict__.items() if value is not None}
-    return intervals.model_copy(update=update)
+    return effect.model_copy(update={"detail": _shorten(effect.detail)})
 
 
 def _compact_seed(seed: SeedResults, keep_notes: bool) -> SeedResults:
@@ -235,8 +218,6 @@ def _compact_seed(seed: SeedResults, keep_notes: bool) -> SeedResults:
             "stop_reason": None if seed.stop_reason is None else _shorten(seed.stop_reason),
             "rounds": [],
             "prefix": [],
-            "accuracies": _round_floats(seed.accuracies),
-            "pgr": _round_floats(seed.pgr),
             "pgr_interval": PGRIntervals(),
             "notes": notes,
         }

@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(invocation: TrainerInvocation) -> int:
+    from .metrics import serve_stage_metrics
     from .runner import run_experiment
     from .runtime import configure_runtime
     from .stages.run import open_store, process_rank, run_stage, write_termination_message
@@ -59,7 +60,8 @@ def _run(invocation: TrainerInvocation) -> int:
         return ExitCode.OK
     stage = invocation.stage_invocation()
     configure_runtime(manifest.spec.runtime.threads)
-    summary = run_stage(manifest, stage.stage, stage.store, redo=stage.redo)
+    with serve_stage_metrics(os.environ, manifest, stage.stage, lambda line: print(line, file=sys.stderr)):
+        summary = run_stage(manifest, stage.stage, stage.store, redo=stage.redo)
     if process_rank() == 0:  # under torchrun, the rank that published reports the stage, once
         write_termination_message(stage.termination_log, summary)
         print(summary.model_dump_json(by_alias=True))

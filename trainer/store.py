@@ -285,6 +285,22 @@ def _missing_protocol(root: str, exc: ImportError) -> StoreError:
     )
 
 
+def flocked_files(locks: Path = Path("/proc/locks")) -> frozenset[tuple[int, int, int]] | None:
+    """``(major, minor, inode)`` of every file under a flock, from ``/proc/locks`` (Linux); None where unreadable."""
+    try:
+        lines = locks.read_text(encoding="ascii").splitlines()
+    except OSError:
+        return None
+    found: set[tuple[int, int, int]] = set()
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 6 and parts[1] == "FLOCK":
+            device = parts[5].split(":")
+            if len(device) == 3:
+                found.add((int(device[0], 16), int(device[1], 16), int(device[2])))
+    return frozenset(found)
+
+
 class ExperimentStore:
     """The store of one experiment (``<root>/<namespace>/<name>``)."""
 
@@ -401,6 +417,23 @@ class ExperimentStore:
         if self.fs.exists(full):
             self.fs.rm(full, recursive=True)
 
+    def partial_path(self, stage: Stage, key: str) -> str:
+        """Where a started, unfinished stage works (relative to the experiment; see :meth:`workspace`)."""
+        return f"{self.stage_path(stage, key)}.partial"
+
+    def is_running(self, stage: Stage, key: str, locks: frozenset[tuple[int, int, int]] | None) -> bool:
+        """Whether a process holds the lock a running stage takes on its partial folder (local stores).
+
+        ``locks`` is :func:`flocked_files`, read once per look at a store; the lock itself is never taken,
+        since taking it even for an instant could make the run fail with "already running"."""
+        if not self.local or locks is None:
+            return False
+        try:
+            info = os.stat(self.full_path(self.partial_path(stage, key)))
+        except OSError:
+            return False
+        return (os.major(info.st_dev), os.minor(info.st_dev), info.st_ino) in locks
+
     @contextmanager
     def workspace(self, stage: Stage, key: str, *, exclusive: bool = True) -> Iterator[StageWorkspace]:
         """A folder to write a stage's outputs into; kept after a crash so the stage resumes.
@@ -408,7 +441,7 @@ class ExperimentStore:
         ``exclusive`` locks it (flock on the folder): a second process running the same stage of the same
         experiment fails at once instead of overwriting the first one's checkpoints.
         """
-        partial = f"{self.stage_path(stage, key)}.partial"
+        partial = self.partial_path(stage, key)
         directory = Path(self.full_path(partial)) if self.local else self._work / self.url.replace("://", "/") / partial
         directory.mkdir(parents=True, exist_ok=True)
         with _exclusive(directory, stage) if exclusive else nullcontext():

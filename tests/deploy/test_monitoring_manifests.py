@@ -1,6 +1,7 @@
-"""``manifests/monitoring``: every metric and label the dashboard and the alerts use is one the operator
-exports (read from its registry, with the ``_bucket/_sum/_count/_total`` sample names), and the
-ServiceMonitor scrapes the metrics Service of ``manifests/install``."""
+"""``manifests/monitoring``: every metric and label the dashboard and the alerts use is one we export (the
+operator's registry, the trainer's live training metrics, ``w2sctl metrics serve``'s experiments; sample
+names with ``_bucket/_sum/_count/_total``) or NVIDIA's dcgm-exporter's; the ServiceMonitor scrapes the
+metrics Service of ``manifests/install`` and the PodMonitor the stage pods' ``metrics`` port."""
 
 from __future__ import annotations
 
@@ -16,9 +17,14 @@ from typing import Any
 
 import pytest
 import yaml
+from ensemw2s.cli.experiment_metrics import ExperimentCollector, ExportedExperiment
 from ensemw2s.operator.metrics import OperatorMetrics
-from ensemw2s.operator.status_model import Phase
-from ensemw2s.spec.results import PGRs
+from ensemw2s.operator.status_model import ExperimentStatus, Phase, StagePhase, StageStatus, StageSummaryStatus
+from ensemw2s.spec import build_stage_graph, parse_manifest
+from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRs
+from ensemw2s.trainer.metrics import LiveTraining, StageLabels, TrainingCollector
+from ensemw2s.trainer.training import ProgressEvent
+from prometheus_client import CollectorRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "manifests" / "monitoring"
@@ -39,21 +45,80 @@ LEGEND = re.compile(r"\{\{\s*\$?(?:labels\.)?(\w+)\s*\}\}")
 ALERT_LABEL = re.compile(r"\$labels\.(\w+)")
 
 
+EXPERIMENT = {
+    "apiVersion": "ensemw2s.io/v1alpha1",
+    "kind": "EnsemW2SExperiment",
+    "metadata": {"name": "tiny"},
+    "spec": {
+        "seeds": [1],
+        "dataset": {"name": "synthetic-sentiment", "sizes": {"easy": 160, "val": 60, "hardTrain": 120, "hardTest": 80}},
+        "weak": {"model": "tiny-weak", "rounds": 2},
+        "strong": {"model": "tiny-strong"},
+        "storage": {"uri": "s3://bucket/runs"},
+    },
+}
+DCGM = {
+    "DCGM_FI_DEV_GPU_UTIL": frozenset(
+        {"gpu", "UUID", "device", "modelName", "Hostname", "container", "namespace", "pod"}
+    )
+}
+"""NVIDIA dcgm-exporter's GPU utilisation, with the labels its Kubernetes pod mapping adds."""
+
+
+def _training_registry() -> CollectorRegistry:
+    live = LiveTraining()
+    live.begin_stage(StageLabels("ns", "exp", "weak-s1-r0", "weak"))
+    live.observe(ProgressEvent(1, 2, 0.5, 0.7, 1e-3, 10.0, 90.0, 16, 144))
+    registry = CollectorRegistry()
+    registry.register(TrainingCollector(live, gpus=lambda: [("0", 1, 2)]))
+    return registry
+
+
+def _experiments_registry() -> CollectorRegistry:
+    spec = parse_manifest(EXPERIMENT).spec
+    status = ExperimentStatus(
+        phase=Phase.RUNNING,
+        succeeded_stages=["weak-s1-r0"],
+        stages=[
+            StageStatus(
+                name="weak-s1-r0",
+                phase=StagePhase.SUCCEEDED,
+                summary=StageSummaryStatus(seconds=1, metrics={"eps": 0.2, "alpha": 1.0}),
+            )
+        ],
+        results=ExperimentResults(experiment="exp", mean=Accuracies(weak=0.6), mean_pgr=PGRs(w2s_vs_weak=0.3)),
+    )
+    registry = CollectorRegistry()
+    registry.register(ExperimentCollector("store", lambda: [ExportedExperiment("ns", "exp", spec, status, 1.0)]))
+    return registry
+
+
 @cache
 def exported() -> dict[str, frozenset[str]]:
-    """Every sample name the operator exports and its labels, from the registry after using every metric."""
+    """Every sample name we export and its labels, from the registries after using every metric."""
     metrics = OperatorMetrics()
     metrics.set_experiment("ns", "exp", Phase.SUCCEEDED.value, PGRs(ensemw2s_vs_weak=0.5))
     metrics.observe_stage("weak", 1.0)
     metrics.count_retries("OOMKilled")
     metrics.observe_reconcile("ok", 0.1)
-    samples: dict[str, frozenset[str]] = {}
-    for family in metrics.registry.collect():
-        assert family.samples, f"{family.name}: no sample; exercise it in exported()"
-        for sample in family.samples:
-            if not sample.name.endswith("_created"):
-                samples[sample.name] = samples.get(sample.name, frozenset()) | frozenset(sample.labels)
+    samples: dict[str, frozenset[str]] = dict(DCGM)
+    for registry in (metrics.registry, _training_registry(), _experiments_registry()):
+        for family in registry.collect():
+            assert family.samples, f"{family.name}: no sample; exercise it in exported()"
+            for sample in family.samples:
+                if not sample.name.endswith("_created"):
+                    samples[sample.name] = samples.get(sample.name, frozenset()) | frozenset(sample.labels)
     return samples
+
+
+def test_no_metric_name_is_exported_by_two_components() -> None:
+    """The trainer's, w2sctl's and the operator's names differ, so one Prometheus can scrape all three."""
+    operator = OperatorMetrics()
+    names = [{family.name for family in operator.registry.collect()}]
+    names += [{family.name for family in r.collect()} for r in (_training_registry(), _experiments_registry())]
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            assert first & second == set()
 
 
 @dataclass
@@ -64,6 +129,7 @@ class Query:
     metrics: set[str] = field(default_factory=set)
     matchers: list[tuple[str, str, str, str]] = field(default_factory=list)  # metric, label, op, value
     grouping: set[str] = field(default_factory=set)
+    first: str | None = None  # the first metric (the left side of a join)
 
     @property
     def labels(self) -> frozenset[str]:
@@ -74,7 +140,10 @@ class Query:
 
     @property
     def result_labels(self) -> frozenset[str]:
-        """Labels a legend or an alert annotation can use: the grouping ones after an aggregation."""
+        """Labels a legend or an alert annotation can use: the grouping ones after an aggregation, the left
+        side's after a ``group_left`` join."""
+        if "group_left" in self.expr and self.first is not None:
+            return exported().get(self.first, frozenset()) | TARGET_LABELS
         return frozenset(self.grouping) | TARGET_LABELS if self.grouping else self.labels
 
 
@@ -96,6 +165,7 @@ def parse(expr: str) -> Query:
     for match in IDENTIFIER.finditer(text):
         name, call = match.group(1), match.group(2)
         if not call and name not in KEYWORDS:
+            query.first = query.first or name
             query.metrics.add(name)
     assert query.metrics, f"{expr}: no metric found"
     return query
@@ -106,7 +176,7 @@ def check(query: Query, where: str, used_labels: Collection[str] = ()) -> list[s
     problems = []
     for metric in sorted(query.metrics):
         if metric not in exported():
-            problems.append(f"{where}: {metric} is not exported by the operator (known: {sorted(exported())})")
+            problems.append(f"{where}: {metric} is not exported (known: {sorted(exported())})")
     if problems:
         return problems
     for metric, label, op, value in query.matchers:
@@ -183,6 +253,14 @@ def test_every_dashboard_query_uses_exported_metrics_and_labels() -> None:
     families |= used
     shown = {"ensemw2s_experiments", "ensemw2s_stage_duration_seconds", "ensemw2s_stage_retries", "ensemw2s_reconcile"}
     shown |= {"ensemw2s_reconcile_duration_seconds", "ensemw2s_experiment_pgr"}
+    shown |= {"ensemw2s_training_loss", "ensemw2s_training_examples_per_second", "ensemw2s_training_tokens_per_second"}
+    shown |= {
+        "ensemw2s_training_step",
+        "ensemw2s_training_learning_rate",
+        "ensemw2s_training_gpu_memory_allocated_bytes",
+    }
+    shown |= {"ensemw2s_weak_round_error_ratio", "ensemw2s_weak_round_alpha", "ensemw2s_report_accuracy_ratio"}
+    shown |= {"ensemw2s_report_pgr", "ensemw2s_experiment_phase", "DCGM_FI_DEV_GPU_UTIL"}
     assert shown <= families, f"the dashboard shows no {sorted(shown - families)}"
 
 
@@ -199,7 +277,7 @@ def test_every_alert_uses_exported_metrics_and_labels() -> None:
         text = " ".join(rule["annotations"].values())
         problems += check(parse(rule["expr"]), f"alert {rule['alert']}", set(ALERT_LABEL.findall(text)))
     assert problems == []
-    assert len(names) == len(set(names)) == 5, names
+    assert len(names) == len(set(names)) == 7, names
 
 
 def test_the_operator_down_alert_watches_a_series_that_always_exists() -> None:
@@ -246,6 +324,27 @@ def test_the_service_monitor_scrapes_the_metrics_service() -> None:
         assert endpoint.get("honorLabels") is True, "keep the operator's own namespace label"
 
 
+def test_the_pod_monitor_scrapes_the_metrics_port_of_training_stage_pods() -> None:
+    from ensemw2s.operator.jobs import Owner, build_stage_job
+
+    [monitor] = load("podmonitor.yaml")
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    assert monitor["spec"]["namespaceSelector"] == {"any": True}
+    assert endpoint["honorLabels"] is True, "keep the trainer's namespace and experiment labels"
+    manifest = parse_manifest(EXPERIMENT)
+    owner = Owner("ensemw2s.io/v1alpha1", "EnsemW2SExperiment", "tiny", "default", "uid-1")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    for name in ("weak-s1-r0", "strong-s1-w2s"):
+        stage = build_stage_graph(manifest.spec).by_name(name)
+        template = build_stage_job(manifest, stage, owner)["spec"]["template"]
+        assert selector.items() <= template["metadata"]["labels"].items(), name
+        [container] = template["spec"]["containers"]
+        assert endpoint["port"] in {port["name"] for port in container["ports"]}, name
+    [keep] = endpoint["relabelings"]
+    assert keep["action"] == "keep" and re.fullmatch(keep["regex"], "") and re.fullmatch(keep["regex"], "0")
+    assert not re.fullmatch(keep["regex"], "1"), "only completion index 0 (rank 0) serves"
+
+
 def test_the_kustomization_lists_existing_files_only() -> None:
     [kustomization] = load("kustomization.yaml")
     files = list(kustomization["resources"])
@@ -262,6 +361,6 @@ def test_kubectl_kustomize_builds_the_monitoring() -> None:
     )
     assert built.returncode == 0, built.stderr
     docs = [doc for doc in yaml.safe_load_all(built.stdout) if doc]
-    assert sorted(doc["kind"] for doc in docs) == ["ConfigMap", "PrometheusRule", "ServiceMonitor"]
+    assert sorted(doc["kind"] for doc in docs) == ["ConfigMap", "PodMonitor", "PrometheusRule", "ServiceMonitor"]
     configmap = next(doc for doc in docs if doc["kind"] == "ConfigMap")
     assert json.loads(configmap["data"]["grafana-dashboard.json"]) == dashboard()

@@ -27,6 +27,7 @@ from ensemw2s.spec import SampleWeighting, Schedule, StudentLoss
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 
+from ..metrics import record_training
 from ..models.classifier import Classifier
 from .batching import BatchPlan, PlanSampler, resample_indices
 from .checkpoint import Fingerprint, restore_checkpoint, save_checkpoint
@@ -46,6 +47,9 @@ class ProgressEvent:
     loss: float  # mean training loss since the previous event, over all processes
     learning_rate: float
     examples_per_second: float
+    tokens_per_second: float = 0.0  # non-padding tokens (fillers excluded), over all processes
+    new_examples: int = 0  # examples since the previous event, over all processes
+    new_tokens: int = 0  # non-padding tokens since the previous event, over all processes
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,8 @@ def _train(
     model.train()
 
     window_loss = torch.zeros((), device=accelerator.device)
-    step, window_steps, seen, last_loss = start, 0, 0, math.nan
+    window_tokens = torch.zeros((), dtype=torch.int64, device=accelerator.device)
+    step, window_steps, seen, last_loss, tokens, logged_seen = start, 0, 0, math.nan, 0, 0
     began = time.perf_counter()
     for batch in batches:
         with accelerator.accumulate(model):
@@ -168,6 +173,7 @@ def _train(
             optimizer.step()  # a no-op (and zero_grad too) until the step's last micro-batch
             optimizer.zero_grad(set_to_none=True)
         window_loss += loss.detach()
+        window_tokens += (batch.attention_mask.sum(dim=1) * (batch.scales != 0)).sum()  # no host sync
         if not accelerator.sync_gradients:
             continue
         scheduler.step()
@@ -177,18 +183,26 @@ def _train(
             # and averaged over the processes, make G times the step's batch mean.
             mean = accelerator.reduce(window_loss, reduction="mean")
             last_loss = float(mean) / (window_steps * accumulation)
-            if on_progress is not None and accelerator.is_main_process:
-                elapsed = time.perf_counter() - began
-                on_progress(
-                    ProgressEvent(
-                        step=step,
-                        total_steps=total,
-                        epoch=step / plan.steps_per_epoch,
-                        loss=last_loss,
-                        learning_rate=float(scheduler.get_last_lr()[0]),
-                        examples_per_second=seen / max(elapsed, 1e-9),
-                    )
+            new_tokens = int(accelerator.reduce(window_tokens, reduction="sum"))
+            tokens += new_tokens
+            if accelerator.is_main_process:
+                elapsed = max(time.perf_counter() - began, 1e-9)
+                event = ProgressEvent(
+                    step=step,
+                    total_steps=total,
+                    epoch=step / plan.steps_per_epoch,
+                    loss=last_loss,
+                    learning_rate=float(scheduler.get_last_lr()[0]),
+                    examples_per_second=seen / elapsed,
+                    tokens_per_second=tokens / elapsed,
+                    new_examples=seen - logged_seen,
+                    new_tokens=new_tokens,
                 )
+                record_training(event)  # live metrics (ensemw2s.trainer.metrics), when served
+                if on_progress is not None:
+                    on_progress(event)
+            logged_seen = seen
+            window_tokens.zero_()
             window_loss.zero_()
             window_steps = 0
         every = config.checkpoint_every_steps
