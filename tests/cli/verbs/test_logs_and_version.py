@@ -40,6 +40,24 @@ async def test_logs_shows_the_newest_attempt_of_rank_0_or_every_rank(cluster, w2
     assert ranks.out == "[rank 0] rank zero\n[rank 1] rank one\n"
 
 
+async def test_logs_follow_streams_every_rank_until_its_container_ends(cluster, w2sctl, experiment_file):
+    """``-f`` asks the API server to follow (``follow=true``) and prints each rank's lines as they arrive; KMock
+    sends the whole log and ends the stream, as a container that finished does."""
+    await w2sctl("submit", str(experiment_file("exp")))
+    await pod(cluster, "exp-strong-0", "strong-s1-ensemble", "rank zero\nstep 2\n", rank=0)
+    await pod(cluster, "exp-strong-1", "strong-s1-ensemble", "rank one\n", rank=1)
+    queries: list[str] = []
+    cluster.observer = lambda request: queries.append(request.query_string) if request.path.endswith("/log") else None
+
+    followed = await w2sctl("logs", "exp", "-s", "strong-s1-ensemble", "-f", "--all-ranks")
+
+    assert followed.code == 0, followed.err
+    lines = followed.out.splitlines()
+    assert sorted(lines) == ["[rank 0] rank zero", "[rank 0] step 2", "[rank 1] rank one"]
+    assert lines.index("[rank 0] rank zero") < lines.index("[rank 0] step 2")  # each rank's own order
+    assert len(queries) == 2 and all("follow=true" in query for query in queries)
+
+
 async def test_logs_without_a_pod_and_of_an_unknown_stage(cluster, w2sctl, experiment_file):
     await w2sctl("submit", str(experiment_file("exp")))
     stages = [{"name": "weak-s1-r0", "phase": "Failed", "reason": "OOMKilled", "message": "step 3\nKilled"}]
