@@ -13,10 +13,16 @@ A permission with an ``optional_reason`` is not needed by the installed mode (``
 asked, and marks every optional permission (granted or not) in an annotation. Discovery (``/api``,
 ``/apis/...``) needs no rule: the built-in ``system:discovery`` ClusterRole grants it to every
 authenticated client (:data:`DISCOVERY`).
+
+The same module renders the aggregated user ClusterRoles of ``manifests/install/user-roles.yaml``
+(:func:`user_roles`): ``ensemw2s-edit`` (aggregated into the built-in ``edit`` and ``admin`` roles) and
+``ensemw2s-view`` (into ``view``), so that whoever holds those roles in a namespace (a RoleBinding) can
+create and read experiments there without cluster-admin. :func:`main` writes both files.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -24,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ensemw2s.operator.generated import write_generated
+from ensemw2s.operator.generated import SOURCE_ROOT, write_generated
 from ensemw2s.spec import API_GROUP, PLURAL
 
 SYSTEM_NAMESPACE = "ensemw2s-system"
@@ -35,6 +41,11 @@ INSTALL_OPTIONAL = ("customresourcedefinitions",)
 established after the operator started (``kubectl apply -k`` applies both at once)."""
 OPTIONAL_ANNOTATION = "ensemw2s.io/optional-permissions"
 RBAC_FILE = Path("manifests") / "install" / "rbac.yaml"
+USER_ROLES_FILE = Path("manifests") / "install" / "user-roles.yaml"
+EDIT_ROLE = "ensemw2s-edit"
+VIEW_ROLE = "ensemw2s-view"
+AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+"""Label prefix of ClusterRole aggregation into the built-in ``admin``, ``edit`` and ``view`` roles."""
 REGENERATE = 'cd /tmp && python -c "from ensemw2s.operator.rbac import main; main()"'
 HEADER = (
     "# Generated from ensemw2s.operator.rbac.PERMISSIONS; do not edit.\n"
@@ -79,6 +90,15 @@ PERMISSIONS: tuple[Permission, ...] = (
         used_by="Kopf's watch (list, watch); the reconciler's fresh read (get); Kopf's finalizer and annotations",
     ),
     Permission(API_GROUP, f"{PLURAL}/status", ("patch",), used_by="status writes"),
+    Permission(
+        API_GROUP,
+        f"{PLURAL}/finalizers",
+        ("update",),
+        used_by=(
+            "no request: the ownerReferences of Jobs and Services set blockOwnerDeletion, which the "
+            "OwnerReferencesPermissionEnforcement admission plugin (OpenShift) allows only with this"
+        ),
+    ),
     Permission(
         "batch",
         "jobs",
@@ -164,12 +184,32 @@ def cluster_role(name: str = NAME, optional: Collection[str] = INSTALL_OPTIONAL)
     }
 
 
-def labels() -> dict[str, str]:
+def labels(component: str = "operator") -> dict[str, str]:
     return {
         "app.kubernetes.io/name": NAME,
         "app.kubernetes.io/part-of": "ensemw2s",
-        "app.kubernetes.io/component": "operator",
+        "app.kubernetes.io/component": component,
     }
+
+
+def user_roles() -> list[dict[str, Any]]:
+    """The aggregated user ClusterRoles: ``ensemw2s-edit`` (into ``admin`` and ``edit``), ``ensemw2s-view``
+    (into ``view``). They grant nothing by themselves; a namespace's RoleBinding to ``edit`` (or ``admin``,
+    ``view``) does."""
+
+    def role(name: str, aggregate_to: Sequence[str], rules: list[dict[str, list[str]]]) -> dict[str, Any]:
+        metadata_labels = {**labels("user-roles"), **{f"{AGGREGATE}{to}": "true" for to in aggregate_to}}
+        return {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": metadata_labels},
+            "rules": rules,
+        }
+
+    read = ["get", "list", "watch"]
+    edit = [{"apiGroups": [API_GROUP], "resources": [PLURAL], "verbs": ["create", "update", "patch", "delete", *read]}]
+    view = [{"apiGroups": [API_GROUP], "resources": [PLURAL, f"{PLURAL}/status"], "verbs": read}]
+    return [role(EDIT_ROLE, ("admin", "edit"), edit), role(VIEW_ROLE, ("view",), view)]
 
 
 def service_account(name: str = NAME, namespace: str = SYSTEM_NAMESPACE) -> dict[str, Any]:
@@ -207,20 +247,40 @@ def render_rbac() -> str:
     return HEADER + yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=1000, explicit_start=True)
 
 
+def render_user_roles() -> str:
+    """``manifests/install/user-roles.yaml``: the aggregated ``ensemw2s-edit`` and ``ensemw2s-view`` roles."""
+    header = "\n".join(HEADER.splitlines()[:2]).replace(".PERMISSIONS", ".user_roles") + "\n"
+    return header + yaml.dump_all(user_roles(), Dumper=_Dumper, sort_keys=False, width=1000, explicit_start=True)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Write ``manifests/install/rbac.yaml`` of the source tree (or ``--output``; ``-`` for stdout)."""
-    write_generated(render_rbac, RBAC_FILE, "Generate the operator's RBAC manifests from its permissions.", argv)
+    """Write ``manifests/install/rbac.yaml`` and ``user-roles.yaml`` of the source tree (or ``--output``,
+    ``--user-roles-output``; ``-`` for stdout)."""
+    description = "Generate the operator's RBAC manifests from its permissions, and the aggregated user roles."
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--output", "-o", default=str(SOURCE_ROOT / RBAC_FILE), help="rbac.yaml, or '-'")
+    parser.add_argument(
+        "--user-roles-output", default=str(SOURCE_ROOT / USER_ROLES_FILE), help="user-roles.yaml, or '-'"
+    )
+    args = parser.parse_args(argv)
+    write_generated(render_rbac, RBAC_FILE, description, ["--output", args.output])
+    write_generated(render_user_roles, USER_ROLES_FILE, description, ["--output", args.user_roles_output])
 
 
 __all__ = [
     "DISCOVERY",
+    "EDIT_ROLE",
     "NAME",
     "PERMISSIONS",
     "SYSTEM_NAMESPACE",
+    "USER_ROLES_FILE",
+    "VIEW_ROLE",
     "Permission",
     "cluster_role",
     "covering",
     "granted",
     "is_discovery",
     "render_rbac",
+    "render_user_roles",
+    "user_roles",
 ]

@@ -21,9 +21,12 @@ from ensemw2s.operator.rbac import (
     PERMISSIONS,
     RBAC_FILE,
     REGENERATE,
+    USER_ROLES_FILE,
     cluster_role,
     granted,
     render_rbac,
+    render_user_roles,
+    user_roles,
 )
 from ensemw2s.operator.settings import DEFAULT_LIVENESS, DEFAULT_METRICS_PORT, parse_args
 
@@ -82,6 +85,49 @@ def test_checked_in_rbac_is_the_generated_one() -> None:
     assert text == render_rbac(), HOW
 
 
+def test_checked_in_user_roles_are_the_generated_ones() -> None:
+    path = ROOT / USER_ROLES_FILE
+    assert path.is_file(), f"{path}: missing; {HOW}"
+    assert documents(path) == user_roles(), HOW
+    assert path.read_text(encoding="utf-8") == render_user_roles(), HOW
+
+
+def test_the_aggregated_user_roles_let_namespace_users_edit_and_view_experiments() -> None:
+    roles = {doc["metadata"]["name"]: doc for doc in documents(ROOT / USER_ROLES_FILE)}
+    assert sorted(roles) == ["ensemw2s-edit", "ensemw2s-view"]
+    assert all(
+        role["kind"] == "ClusterRole" and role["apiVersion"] == "rbac.authorization.k8s.io/v1"
+        for role in roles.values()
+    )
+    aggregate = "rbac.authorization.k8s.io/aggregate-to-"
+    edit, view = roles["ensemw2s-edit"], roles["ensemw2s-view"]
+    assert {k: v for k, v in edit["metadata"]["labels"].items() if k.startswith(aggregate)} == {
+        f"{aggregate}edit": "true",
+        f"{aggregate}admin": "true",
+    }
+    assert {k: v for k, v in view["metadata"]["labels"].items() if k.startswith(aggregate)} == {
+        f"{aggregate}view": "true"
+    }
+
+    def grants(role: Doc) -> set[tuple[str, str, str]]:
+        return {
+            (group, resource, verb)
+            for rule in role["rules"]
+            for group in rule["apiGroups"]
+            for resource in rule["resources"]
+            for verb in rule["verbs"]
+        }
+
+    experiments = ("ensemw2s.io", "ensemw2sexperiments")
+    assert grants(edit) == {
+        (*experiments, verb) for verb in ("create", "update", "patch", "delete", "get", "list", "watch")
+    }
+    read = ("get", "list", "watch")
+    assert grants(view) == {(*experiments, verb) for verb in read} | {
+        ("ensemw2s.io", "ensemw2sexperiments/status", verb) for verb in read
+    }
+
+
 def test_the_install_takes_the_generated_crd_through_its_kustomization() -> None:
     crd_kustomization = documents(ROOT / "manifests" / "crd" / "kustomization.yaml")[0]
     assert crd_kustomization["resources"] == [Path(CRD_FILE).name]
@@ -91,7 +137,9 @@ def test_the_install_takes_the_generated_crd_through_its_kustomization() -> None
 def test_the_cluster_role_grants_least_privilege_and_marks_the_optional_permissions() -> None:
     role = cluster_role()
     verbs = {verb for rule in role["rules"] for verb in rule["verbs"]}
-    assert verbs <= {"get", "list", "watch", "create", "patch", "delete"}, "no update, deletecollection or *"
+    assert verbs <= {"get", "list", "watch", "create", "patch", "delete", "update"}, "no deletecollection or *"
+    updated = [resource for rule in role["rules"] if "update" in rule["verbs"] for resource in rule["resources"]]
+    assert updated and all(r.endswith("/finalizers") for r in updated), "update only on finalizers (blockOwnerDeletion)"
     assert all("*" not in rule["apiGroups"] + rule["resources"] for rule in role["rules"])
     optional = [p for p in PERMISSIONS if p.optional]
     assert optional and all(p.optional_reason for p in optional)
@@ -106,7 +154,8 @@ def test_the_cluster_role_grants_least_privilege_and_marks_the_optional_permissi
 
 def test_the_deployment_runs_as_the_bound_service_account() -> None:
     namespace = one("Namespace")["metadata"]["name"]
-    account, role, binding = one("ServiceAccount"), one("ClusterRole"), one("ClusterRoleBinding")
+    account, binding = one("ServiceAccount"), one("ClusterRoleBinding")
+    role = one("ClusterRole", documents(ROOT / RBAC_FILE))
     deployment = one("Deployment")
     assert deployment["metadata"]["namespace"] == account["metadata"]["namespace"] == namespace
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
@@ -216,6 +265,8 @@ def test_kubectl_kustomize_builds_the_install() -> None:
             "CustomResourceDefinition",
             "Namespace",
             "ServiceAccount",
+            "ClusterRole",
+            "ClusterRole",
             "ClusterRole",
             "ClusterRoleBinding",
             "Deployment",

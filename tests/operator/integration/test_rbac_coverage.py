@@ -36,6 +36,11 @@ NOT_EXERCISED = {
         "services",
         "get",
     ): "read after a 409 on create (lost create response): tests/operator/integration/test_k8s_api.py",
+    (
+        "ensemw2s.io",
+        "ensemw2sexperiments/finalizers",
+        "update",
+    ): "no request: admission (blockOwnerDeletion) checks it: tests/operator/unit/test_owner_rbac.py",
 }
 """Required verbs that these scenarios cannot reach, and where they are exercised instead."""
 
