@@ -660,3 +660,21 @@ def service_account_kubeconfig_fixture(
 @pytest.fixture
 def unused_port() -> int:
     return free_port()
+
+
+VIEWER = "viewer"
+"""The ServiceAccount of :func:`viewer`."""
+
+
+@pytest.fixture
+def viewer(cluster, control_plane, admin, tmp_path, service_account_kubeconfig):  # type: ignore[no-untyped-def]
+    """A ServiceAccount (:data:`VIEWER`) that may only read experiments in the test's namespace; its kubeconfig."""
+    ns = cluster.namespace
+    control_plane.kubectl("create", "serviceaccount", VIEWER, "-n", ns)
+    control_plane.kubectl(
+        "create", "role", VIEWER, "-n", ns, "--verb=get,list,watch", "--resource=ensemw2sexperiments.ensemw2s.io"
+    )
+    control_plane.kubectl(
+        "create", "rolebinding", VIEWER, "-n", ns, f"--role={VIEWER}", f"--serviceaccount={ns}:{VIEWER}"
+    )
+    return service_account_kubeconfig(ns, VIEWER, tmp_path / "viewer.kubeconfig")

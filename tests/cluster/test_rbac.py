@@ -13,21 +13,7 @@ from ensemw2s.operator.k8s import ClusterApi, load_client_configuration
 
 pytestmark = pytest.mark.cluster
 
-VIEWER = "viewer"
-
-
-@pytest.fixture
-def viewer(cluster, control_plane, admin, tmp_path, service_account_kubeconfig):
-    """A ServiceAccount that may only read experiments in the test's namespace; its kubeconfig."""
-    ns = cluster.namespace
-    control_plane.kubectl("create", "serviceaccount", VIEWER, "-n", ns)
-    control_plane.kubectl(
-        "create", "role", VIEWER, "-n", ns, "--verb=get,list,watch", "--resource=ensemw2sexperiments.ensemw2s.io"
-    )
-    control_plane.kubectl(
-        "create", "rolebinding", VIEWER, "-n", ns, f"--role={VIEWER}", f"--serviceaccount={ns}:{VIEWER}"
-    )
-    return service_account_kubeconfig(ns, VIEWER, tmp_path / "viewer.kubeconfig")
+VIEWER = "viewer"  # the ServiceAccount of the conftest's viewer fixture
 
 
 def test_the_restricted_account_may_read_but_not_create(cluster, viewer):

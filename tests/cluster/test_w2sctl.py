@@ -183,16 +183,8 @@ def test_suspend_holds_new_stages_and_resume_starts_them(cluster, kubelet, wait_
     assert cluster.status().phase is Phase.SUCCEEDED
 
 
-def test_forbidden_verbs_get_one_readable_line(cluster, control_plane, tmp_path, service_account_kubeconfig):
+def test_forbidden_verbs_get_one_readable_line(cluster, viewer):
     ns = cluster.namespace
-    control_plane.kubectl("create", "serviceaccount", VIEWER, "-n", ns)
-    control_plane.kubectl(
-        "create", "role", VIEWER, "-n", ns, "--verb=get,list,watch", "--resource=ensemw2sexperiments.ensemw2s.io"
-    )
-    control_plane.kubectl(
-        "create", "rolebinding", VIEWER, "-n", ns, f"--role={VIEWER}", f"--serviceaccount={ns}:{VIEWER}"
-    )
-    viewer = service_account_kubeconfig(ns, VIEWER, tmp_path / "viewer.kubeconfig")
     cluster.submit()
 
     assert cluster.w2sctl("list", kubeconfig=viewer).returncode == 0

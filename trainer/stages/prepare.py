@@ -45,7 +45,9 @@ def _kfold_fit_predict(context: StageContext, corpus: Sequence[str], num_classes
 def run(context: StageContext) -> StageResult:
     spec, seed = context.spec, context.seed
     dataset = spec.dataset
-    check_preflight(spec)  # every data and model problem at once, before the weak rounds (permanent errors)
+    # Every data and model problem of this seed at once, before the weak rounds (permanent errors). Its own seed
+    # only: each seed's prepare checks its split, and `w2sctl run` checked them all before any stage.
+    check_preflight(spec.model_copy(update={"seeds": [seed]}))
     context.progress.stage_started(context.stage.name, f"loading {dataset.source or dataset.name}")
     items = load_dataset_items(dataset.name, dataset.source, dataset.max_items, seed)
     examples, num_classes = format_examples(items, dataset.format, dataset.num_classes, seed)
