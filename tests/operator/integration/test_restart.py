@@ -18,6 +18,12 @@ async def test_operator_killed_mid_run_resumes_without_duplicates(
     await wait_for(
         lambda: cluster.experiment(NS, "phoenix")["status"]["stageCounts"]["active"] == 1, what="weak-r0 running"
     )
+    # Kopf posts events from a queue after the handler returns: wait for this one to land before the kill,
+    # or the count of StageStarted events below measures the kill's timing, not duplicate starts.
+    await wait_for(
+        lambda: any("phoenix-weak-s1-r0" in e.get("message", "") for e in cluster.events(NS, "phoenix")),
+        what="the StageStarted event of weak-s1-r0",
+    )
 
     await first.kill()  # SIGKILL: no graceful anything
 
