@@ -33,7 +33,7 @@ async def run(
     api = ClusterApi(load_client_configuration(config.kubeconfig, config.context), workers=config.api_workers)
     metrics = OperatorMetrics()
     registry = kopf.OperatorRegistry()
-    register(registry, config, Reconciler(api, metrics))
+    register(registry, config, Reconciler(api, metrics, stage_defaults=config.stage_defaults))
     ready = ready_flag if ready_flag is not None else asyncio.Event()
     server = MetricsServer(metrics, ready=ready.is_set)
     if config.metrics_port:

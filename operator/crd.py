@@ -28,6 +28,8 @@ from .status_model import ExperimentStatus
 CRD_NAME = f"{PLURAL}.{API_GROUP}"
 CATEGORIES = ("ensemw2s",)
 CRD_FILE = Path("manifests") / "crd" / f"{CRD_NAME}.yaml"
+CHART_CRD_FILE = Path("charts") / "ensemw2s" / "crds" / f"{CRD_NAME}.yaml"
+"""The chart's copy (Helm installs ``crds/`` before the templates); written with :data:`CRD_FILE`."""
 REGENERATE = 'cd /tmp && python -c "from ensemw2s.operator.crd import main; main()"'
 HEADER = f"# Generated from the typed models by ensemw2s.operator.crd; do not edit.\n# Regenerate: {REGENERATE}\n"
 
@@ -229,11 +231,15 @@ def experiment_json_schema(*, strict: bool = True) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Write the CRD to ``manifests/crd/`` of the source tree (or ``--output``; ``-`` for stdout)."""
-    write_generated(render_crd, CRD_FILE, "Generate the EnsemW2SExperiment CRD from the typed models.", argv)
+    """Write the CRD to ``manifests/crd/`` and the chart's ``crds/`` (or ``--output``; ``-`` for stdout)."""
+    description = "Generate the EnsemW2SExperiment CRD from the typed models."
+    write_generated(render_crd, CRD_FILE, description, argv)
+    if not argv:
+        write_generated(render_crd, CHART_CRD_FILE, description, argv)
 
 
 __all__ = [
+    "CHART_CRD_FILE",
     "CRD_FILE",
     "CRD_NAME",
     "PRINTER_COLUMNS",

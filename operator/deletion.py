@@ -25,6 +25,7 @@ from .naming import ANNOTATION_EXPERIMENT_UID, LABEL_MANAGED_BY, MANAGER
 from .observe import JobPhase, failure_reason, job_outcome, pods_of_job
 from .plan import EventSpec
 from .resource import EventSink, manifest_from_body
+from .stage_defaults import BUILT_IN_DEFAULTS, StageDefaults
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,16 @@ def cleanup_delay(retry: int) -> float:
     return float(min(CLEANUP_POLL_MAX, CLEANUP_POLL * 1.5 ** min(max(retry, 0), 20)))
 
 
-async def delete_artifacts(api: ClusterApi, body: Mapping[str, Any], *, emit: EventSink, retry: int = 0) -> None:
-    """The experiment is being deleted: with ``runPolicy.deleteArtifacts``, delete its artifacts first.
+async def delete_artifacts(
+    api: ClusterApi,
+    body: Mapping[str, Any],
+    *,
+    emit: EventSink,
+    retry: int = 0,
+    defaults: StageDefaults = BUILT_IN_DEFAULTS,
+) -> None:
+    """The experiment is being deleted: with ``runPolicy.deleteArtifacts``, delete its artifacts first
+    (the cleanup Job runs the experiment's trainer image: ``spec.image``, else the operator's ``defaults``).
 
     Returns when the deletion may go on (Kopf then removes the finalizer); raises TemporaryError while
     it must wait (stage Jobs still stopping, the cleanup Job still running).
@@ -67,7 +76,7 @@ async def delete_artifacts(api: ClusterApi, body: Mapping[str, Any], *, emit: Ev
         return
     owner = owner_from_body(body)
     try:
-        cleanup_job = build_cleanup_job(manifest, owner)
+        cleanup_job = build_cleanup_job(manifest, owner, defaults=defaults)
     except PermanentError as exc:
         _cleanup_failed(emit, body, where, f"no cleanup Job: {exc}; artifacts kept in {location}")
         return

@@ -54,6 +54,7 @@ from .observe import LOG_TAIL_LINES, JobPhase, ObservedJob, failure_reason, newe
 from .plan import EventSpec, Plan, plan_reconcile, plan_rejected
 from .resource import EventSink, generation_of, is_finished, manifest_from_body, owner_experiment, status_of
 from .settings import OperatorConfig
+from .stage_defaults import BUILT_IN_DEFAULTS, StageDefaults
 from .status_model import ExperimentStatus, StageStatus, parse_time
 
 logger = logging.getLogger(__name__)
@@ -81,18 +82,24 @@ class Outcome:
 
 
 class Reconciler:
-    """Reads, plans and applies, one experiment at a time; the only writer of an experiment's status."""
+    """Reads, plans and applies, one experiment at a time; the only writer of an experiment's status.
+
+    ``stage_defaults`` (the operator's ``--stage-defaults``) fill the image and resources a spec leaves
+    out, in the stage Jobs and the cleanup Job alike.
+    """
 
     def __init__(
         self,
         api: ClusterApi,
         metrics: OperatorMetrics,
         *,
+        stage_defaults: StageDefaults = BUILT_IN_DEFAULTS,
         emit: EventSink = post_event,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.api = api
         self.metrics = metrics
+        self.stage_defaults = stage_defaults
         self._emit = emit
         self._clock = clock
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -198,7 +205,8 @@ class Reconciler:
         service = build_rendezvous_service(manifest, stage, owner)
         if service is not None:
             await self.api.create_or_get(service)
-        job, created = await self.api.create_or_get(build_stage_job(manifest, stage, owner, redo=redo))
+        wanted = build_stage_job(manifest, stage, owner, defaults=self.stage_defaults, redo=redo)
+        job, created = await self.api.create_or_get(wanted)
         if not created:
             logger.debug("Job %s/%s already exists", manifest.namespace, (job.get("metadata") or {}).get("name"))
 
@@ -302,7 +310,10 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig, reconciler
 
     @kopf.on.delete(*RESOURCE, registry=registry, id="delete-artifacts", timeout=CLEANUP_TIMEOUT)
     async def delete_artifacts_on_delete(*, body: kopf.Body, retry: int, **_: Any) -> None:
-        await as_kopf_errors(delete_artifacts(reconciler.api, body, emit=post_event, retry=retry))
+        deletion = delete_artifacts(
+            reconciler.api, body, emit=post_event, retry=retry, defaults=reconciler.stage_defaults
+        )
+        await as_kopf_errors(deletion)
 
     @kopf.on.event(*RESOURCE, registry=registry)
     def forget_deleted(*, type: str | None, namespace: str | None, name: str, **_: Any) -> None:

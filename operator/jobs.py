@@ -8,7 +8,9 @@ the trainer agree by construction.
 Resources: ``prepare`` and ``weak-*`` use ``spec.weak.resources`` (prepare may train weak models for
 k-fold difficulty), ``strong-*`` use ``spec.strong.resources``, ``aggregate`` uses the weak resources
 for generation (ensemble decoding loads the weak learners) and a small CPU request for
-classification, ``report`` always a small CPU request.
+classification, ``report`` always a small CPU request. What the spec leaves out comes from the
+operator's :class:`.stage_defaults.StageDefaults` (``--stage-defaults``), and so does the image when
+``spec.image`` is unset: every pod carries CPU and memory requests, as a ResourceQuota demands.
 
 The cleanup Job (``runPolicy.deleteArtifacts``) runs ``python -m ensemw2s.trainer clean`` in the same
 pod template (image, store volume or URI and credentials, security context, scheduling) with a small
@@ -23,7 +25,6 @@ from typing import Any
 
 from ensemw2s.spec import (
     ExperimentManifest,
-    Resources,
     Stage,
     StageKind,
     Task,
@@ -50,6 +51,7 @@ from .naming import (
     service_name,
     stage_labels,
 )
+from .stage_defaults import BUILT_IN_DEFAULTS, PodResources, StageDefaults
 
 CONTAINER = "trainer"
 ARTIFACTS_MOUNT = "/artifacts"
@@ -59,8 +61,9 @@ SHM_VOLUME = "dshm"
 RUN_AS_USER = 1000
 RENDEZVOUS_PORT = 29500
 TRAINING_KINDS = frozenset({StageKind.WEAK, StageKind.STRONG})
-SMALL_RESOURCES = Resources(gpus=0, cpu="500m", memory="2Gi")
-CLEANUP_RESOURCES = Resources(gpus=0, cpu="100m", memory="512Mi")
+SMALL_RESOURCES = PodResources(gpus=0, cpu="500m", memory="2Gi")
+"""The report, and the aggregate of a classification experiment: they read predictions and load no model."""
+CLEANUP_RESOURCES = PodResources(gpus=0, cpu="100m", memory="512Mi")
 """``trainer clean`` loads no model: it lists and deletes files (torch is never imported)."""
 CLEANUP_BACKOFF_LIMIT = 2
 CLEANUP_DEADLINE_SECONDS = 900
@@ -122,19 +125,18 @@ def owner_from_body(body: Mapping[str, Any]) -> Owner:
     )
 
 
-def stage_resources(manifest: ExperimentManifest, stage: Stage) -> Resources:
-    """Which of the spec's resources a stage's pod requests (see the module docstring)."""
+def stage_resources(
+    manifest: ExperimentManifest, stage: Stage, defaults: StageDefaults = BUILT_IN_DEFAULTS
+) -> PodResources:
+    """What a stage's pod requests: the spec's resources over the operator's defaults, or the small
+    fixed ones of a stage that loads no model (see the module docstring)."""
     spec = manifest.spec
-    if stage.kind in {StageKind.PREPARE, StageKind.WEAK}:
-        return spec.weak.resources
-    if stage.kind is StageKind.STRONG:
-        return spec.strong.resources
-    if stage.kind is StageKind.AGGREGATE and spec.task is Task.GENERATION:
-        return spec.weak.resources
-    return SMALL_RESOURCES
+    if stage.kind is StageKind.REPORT or (stage.kind is StageKind.AGGREGATE and spec.task is not Task.GENERATION):
+        return SMALL_RESOURCES
+    return defaults.stage_resources(spec, stage.kind)
 
 
-def container_resources(resources: Resources) -> dict[str, Any]:
+def container_resources(resources: PodResources) -> dict[str, Any]:
     """Requests for CPU and memory, a memory limit equal to the request, GPUs as a limit.
 
     No CPU limit: throttling a training loop only slows it; the request keeps scheduling fair.
@@ -193,22 +195,22 @@ def _store_env(manifest: ExperimentManifest) -> list[dict[str, Any]]:
     return env + [{"name": k, "value": v} for k, v in SCRATCH_ENV.items()]
 
 
-def _env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
+def _env(manifest: ExperimentManifest, stage: Stage, resources: PodResources) -> list[dict[str, Any]]:
     env = _store_env(manifest)
     token_secret = manifest.spec.storage.hf_token_secret_ref
     if token_secret:
         env.append({"name": HF_TOKEN_KEY, "valueFrom": {"secretKeyRef": {"name": token_secret, "key": HF_TOKEN_KEY}}})
     if is_multi_node(manifest, stage):
-        env += _rendezvous_env(manifest, stage)
+        env += _rendezvous_env(manifest, stage, resources)
     if stage.kind in TRAINING_KINDS:
         env.append({"name": ENV_TRAINER_METRICS_PORT, "value": str(TRAINER_METRICS_PORT)})
     return env
 
 
-def _rendezvous_env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str, Any]]:
+def _rendezvous_env(manifest: ExperimentManifest, stage: Stage, resources: PodResources) -> list[dict[str, Any]]:
     """What ``torchrun``/``accelerate launch`` need to rendezvous across the pods of an Indexed Job."""
     nodes = manifest.spec.strong.nodes
-    per_node = max(1, manifest.spec.strong.resources.gpus)
+    per_node = max(1, resources.gpus)
     master = f"{job_name(manifest.name, stage)}-0.{service_name(manifest.name, stage)}"
     index_ref = {"fieldRef": {"fieldPath": f"metadata.annotations['{ANNOTATION_COMPLETION_INDEX}']"}}
     return [
@@ -223,7 +225,9 @@ def _rendezvous_env(manifest: ExperimentManifest, stage: Stage) -> list[dict[str
     ]
 
 
-def _volumes(manifest: ExperimentManifest, resources: Resources) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _volumes(
+    manifest: ExperimentManifest, resources: PodResources
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     volumes: list[dict[str, Any]] = [{"name": TMP_VOLUME, "emptyDir": {}}]
     mounts: list[dict[str, Any]] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
     pvc = manifest.spec.storage.pvc
@@ -237,18 +241,22 @@ def _volumes(manifest: ExperimentManifest, resources: Resources) -> tuple[list[d
     return volumes, mounts
 
 
-def _command(manifest: ExperimentManifest, stage: Stage, resources: Resources, redo: bool) -> list[str]:
+def _command(manifest: ExperimentManifest, stage: Stage, resources: PodResources, redo: bool) -> list[str]:
     """One process per GPU; strong stages with ``nodes > 1`` (or several GPUs) start through torchrun."""
     nodes = manifest.spec.strong.nodes if stage.kind is StageKind.STRONG else 1
     return stage_command(stage, nodes=nodes, processes_per_node=max(resources.gpus, 1), redo=redo)
 
 
 def _container(
-    manifest: ExperimentManifest, stage: Stage, resources: Resources, mounts: list[dict[str, Any]], redo: bool
+    manifest: ExperimentManifest,
+    stage: Stage,
+    image: str,
+    resources: PodResources,
+    mounts: list[dict[str, Any]],
+    redo: bool,
 ) -> dict[str, Any]:
-    container = _base_container(
-        manifest, _command(manifest, stage, resources, redo), _env(manifest, stage), resources, mounts
-    )
+    command = _command(manifest, stage, resources, redo)
+    container = _base_container(manifest, image, command, _env(manifest, stage, resources), resources, mounts)
     ports = []
     if stage.kind in TRAINING_KINDS:
         ports.append({"name": "metrics", "containerPort": TRAINER_METRICS_PORT, "protocol": "TCP"})
@@ -261,15 +269,16 @@ def _container(
 
 def _base_container(
     manifest: ExperimentManifest,
+    image: str,
     command: list[str],
     env: list[dict[str, Any]],
-    resources: Resources,
+    resources: PodResources,
     mounts: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The trainer container: image, command, environment, store credentials, a locked-down security context."""
     container: dict[str, Any] = {
         "name": CONTAINER,
-        "image": manifest.spec.image,
+        "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": command,
         "env": env,
@@ -289,10 +298,11 @@ def _base_container(
     return container
 
 
-def _pod_spec(manifest: ExperimentManifest, stage: Stage, redo: bool) -> dict[str, Any]:
-    resources = stage_resources(manifest, stage)
+def _pod_spec(manifest: ExperimentManifest, stage: Stage, defaults: StageDefaults, redo: bool) -> dict[str, Any]:
+    resources = stage_resources(manifest, stage, defaults)
     volumes, mounts = _volumes(manifest, resources)
-    pod = _base_pod_spec(manifest, _container(manifest, stage, resources, mounts, redo), volumes)
+    image = defaults.trainer_image(manifest.spec)
+    pod = _base_pod_spec(manifest, _container(manifest, stage, image, resources, mounts, redo), volumes)
     if is_multi_node(manifest, stage):
         pod["subdomain"] = service_name(manifest.name, stage)
     return pod
@@ -344,9 +354,17 @@ def pod_failure_policy() -> dict[str, Any]:
     }
 
 
-def build_stage_job(manifest: ExperimentManifest, stage: Stage, owner: Owner, *, redo: bool = False) -> dict[str, Any]:
-    """The ``batch/v1`` Job that runs one stage of an experiment; ``redo`` (a retry asked for by the user)
-    makes the trainer discard the stage's finished output and run it again."""
+def build_stage_job(
+    manifest: ExperimentManifest,
+    stage: Stage,
+    owner: Owner,
+    *,
+    defaults: StageDefaults = BUILT_IN_DEFAULTS,
+    redo: bool = False,
+) -> dict[str, Any]:
+    """The ``batch/v1`` Job that runs one stage of an experiment; ``defaults`` (the operator's) fill what the
+    spec leaves out; ``redo`` (a retry asked for by the user) makes the trainer discard the stage's
+    finished output and run it again."""
     spec = manifest.spec
     policy = spec.run_policy
     labels = stage_labels(manifest.name, stage)
@@ -359,7 +377,7 @@ def build_stage_job(manifest: ExperimentManifest, stage: Stage, owner: Owner, *,
         # Kueue admits a queued Job by unsuspending it, so a queued Job starts suspended.
         "suspend": policy.suspend or bool(spec.scheduling.queue_name),
         "podFailurePolicy": pod_failure_policy(),
-        "template": {"metadata": {"labels": labels}, "spec": _pod_spec(manifest, stage, redo)},
+        "template": {"metadata": {"labels": labels}, "spec": _pod_spec(manifest, stage, defaults, redo)},
     }
     if policy.active_deadline_seconds is not None:
         job_spec["activeDeadlineSeconds"] = policy.active_deadline_seconds
@@ -381,8 +399,11 @@ def build_stage_job(manifest: ExperimentManifest, stage: Stage, owner: Owner, *,
     }
 
 
-def build_cleanup_job(manifest: ExperimentManifest, owner: Owner) -> dict[str, Any]:
-    """The ``batch/v1`` Job that deletes an experiment's artifacts (``runPolicy.deleteArtifacts``).
+def build_cleanup_job(
+    manifest: ExperimentManifest, owner: Owner, *, defaults: StageDefaults = BUILT_IN_DEFAULTS
+) -> dict[str, Any]:
+    """The ``batch/v1`` Job that deletes an experiment's artifacts (``runPolicy.deleteArtifacts``), in the
+    experiment's trainer image (``defaults`` give it when the spec names none).
 
     No ownerReference (the experiment is being deleted; the Job must outlive it): the experiment's uid
     is an annotation instead, and ``ttlSecondsAfterFinished`` removes the Job. Not suspended and not
@@ -392,7 +413,8 @@ def build_cleanup_job(manifest: ExperimentManifest, owner: Owner) -> dict[str, A
     labels = cleanup_labels(manifest.name)
     volumes, mounts = _volumes(manifest, CLEANUP_RESOURCES)
     env = _store_env(manifest)
-    container = _base_container(manifest, cleanup_command(), env, CLEANUP_RESOURCES, mounts)
+    image = defaults.trainer_image(manifest.spec)
+    container = _base_container(manifest, image, cleanup_command(), env, CLEANUP_RESOURCES, mounts)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

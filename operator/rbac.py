@@ -1,12 +1,14 @@
-"""The operator's RBAC as data: every API call it makes (its own and Kopf's), and the ClusterRole.
+"""The operator's RBAC as data: every API call it makes (its own and Kopf's), and the rules the chart grants.
 
 One source of truth: :data:`PERMISSIONS` lists each (API group, resource, verbs) the operator uses and
-why; :func:`cluster_role` renders the ClusterRole of ``manifests/install/rbac.yaml`` from it. The
+why. :func:`main` writes them as data into the chart (``charts/ensemw2s/files/operator-permissions.yaml``,
+:func:`chart_permissions`), whose templates grant them as a ClusterRole (all namespaces) or a Role in each
+watched namespace; ``manifests/install`` is rendered from the chart (``tools/render_manifests.py``). The
 integration test ``tests/operator/integration/test_rbac_coverage.py`` records every request the real
-operator makes and checks each is covered here; ``tests/deploy/test_install_manifests.py`` checks that
-the checked-in file is the rendered one. Regenerate it after changing :data:`PERMISSIONS`::
+operator makes and checks each is covered here; ``tests/deploy`` checks the chart's file and the rendered
+manifests are the generated ones. Regenerate both after changing :data:`PERMISSIONS`::
 
-    cd /tmp && python -c "from ensemw2s.operator.rbac import main; main()"
+    cd /tmp && python -c "from ensemw2s.operator.rbac import main; main()" && python $OLDPWD/tools/render_manifests.py
 
 A permission with an ``optional_reason`` is not needed by the installed mode (``--all-namespaces
 --standalone``) or is one Kopf degrades gracefully without; :func:`cluster_role` grants it only when
@@ -14,15 +16,13 @@ asked, and marks every optional permission (granted or not) in an annotation. Di
 ``/apis/...``) needs no rule: the built-in ``system:discovery`` ClusterRole grants it to every
 authenticated client (:data:`DISCOVERY`).
 
-The same module renders the aggregated user ClusterRoles of ``manifests/install/user-roles.yaml``
-(:func:`user_roles`): ``ensemw2s-edit`` (aggregated into the built-in ``edit`` and ``admin`` roles) and
-``ensemw2s-view`` (into ``view``), so that whoever holds those roles in a namespace (a RoleBinding) can
-create and read experiments there without cluster-admin. :func:`main` writes both files.
+The aggregated user ClusterRoles (:func:`user_roles`): ``ensemw2s-edit`` (aggregated into the built-in
+``edit`` and ``admin`` roles) and ``ensemw2s-view`` (into ``view``), so that whoever holds those roles in a
+namespace (a RoleBinding) can create and read experiments there without cluster-admin.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -30,23 +30,34 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ensemw2s.operator.generated import SOURCE_ROOT, write_generated
+from ensemw2s.operator.generated import write_generated
 from ensemw2s.spec import API_GROUP, PLURAL
 
 SYSTEM_NAMESPACE = "ensemw2s-system"
 NAME = "ensemw2s-operator"
 """Name of the ServiceAccount, ClusterRole and ClusterRoleBinding (and the Deployment)."""
 INSTALL_OPTIONAL = ("customresourcedefinitions",)
+NAMESPACED_OPTIONAL = ("customresourcedefinitions", "namespaces")
+"""What an install watching named namespaces grants cluster-wide (list and watch only): with
+``--namespace`` Kopf lists namespaces and CRDs, and each refused request is retried and logged as an error
+before it degrades (seen on a real API server: tests/cluster/test_chart.py)."""
 """Optional permissions the plain install grants: with them Kopf notices the CRD even when it is
 established after the operator started (``kubectl apply -k`` applies both at once)."""
 OPTIONAL_ANNOTATION = "ensemw2s.io/optional-permissions"
 RBAC_FILE = Path("manifests") / "install" / "rbac.yaml"
-USER_ROLES_FILE = Path("manifests") / "install" / "user-roles.yaml"
+"""Rendered from the chart (the ServiceAccount, the ClusterRole and its binding)."""
+CHART_PERMISSIONS_FILE = Path("charts") / "ensemw2s" / "files" / "operator-permissions.yaml"
+"""The rules as data for the chart's RBAC templates (``.Files.Get``): the chart renders the Roles, the
+ClusterRole and the user roles from it, and ``manifests/install`` is rendered from the chart."""
+PEERING = {"namespaced": "kopfpeerings", "clusterWide": "clusterkopfpeerings"}
+"""The peering permission of each scope (``--peering`` with ``--namespace``, with ``--all-namespaces``)."""
 EDIT_ROLE = "ensemw2s-edit"
 VIEW_ROLE = "ensemw2s-view"
 AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
 """Label prefix of ClusterRole aggregation into the built-in ``admin``, ``edit`` and ``view`` roles."""
-REGENERATE = 'cd /tmp && python -c "from ensemw2s.operator.rbac import main; main()"'
+REGENERATE = (
+    'cd /tmp && python -c "from ensemw2s.operator.rbac import main; main()" && python $OLDPWD/tools/render_manifests.py'
+)
 HEADER = (
     "# Generated from ensemw2s.operator.rbac.PERMISSIONS; do not edit.\n"
     f"# Regenerate: {REGENERATE}\n"
@@ -212,24 +223,6 @@ def user_roles() -> list[dict[str, Any]]:
     return [role(EDIT_ROLE, ("admin", "edit"), edit), role(VIEW_ROLE, ("view",), view)]
 
 
-def service_account(name: str = NAME, namespace: str = SYSTEM_NAMESPACE) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels()},
-    }
-
-
-def cluster_role_binding(name: str = NAME, namespace: str = SYSTEM_NAMESPACE) -> dict[str, Any]:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": name, "labels": labels()},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
-    }
-
-
 class _Dumper(yaml.SafeDumper):
     """Multi-line strings as literal blocks (``|``), so the annotation reads as it prints."""
 
@@ -241,46 +234,59 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def render_rbac() -> str:
-    """``manifests/install/rbac.yaml``: the ServiceAccount, the ClusterRole and its binding."""
-    documents = [service_account(), cluster_role(), cluster_role_binding()]
-    return HEADER + yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=1000, explicit_start=True)
+def chart_permissions() -> dict[str, Any]:
+    """What the chart grants, by where it applies (``CHART_PERMISSIONS_FILE``).
+
+    - ``namespaced``: the required rules, granted in each watched namespace (a Role each) or cluster-wide;
+    - ``clusterReads``: the cluster-scoped reads each install adds: ``allNamespaces``
+      (:data:`INSTALL_OPTIONAL`, in the operator's ClusterRole) and ``watchedNamespaces``
+      (:data:`NAMESPACED_OPTIONAL`, the only ClusterRole of an install that watches named namespaces);
+    - ``peering``: the rule ``--peering`` adds in each scope;
+    - ``userRoles``: the aggregated roles' rules.
+
+    Which optional permissions exist and why: :data:`PERMISSIONS` and docs/operator.md ("RBAC").
+    """
+    by_resource = {p.resource: p for p in PERMISSIONS}
+    required = [p.rule() for p in PERMISSIONS if not p.optional]
+    return {
+        "namespaced": required,
+        "clusterReads": {
+            "allNamespaces": [by_resource[name].rule() for name in INSTALL_OPTIONAL],
+            "watchedNamespaces": [by_resource[name].rule() for name in NAMESPACED_OPTIONAL],
+        },
+        "peering": {scope: by_resource[resource].rule() for scope, resource in PEERING.items()},
+        "userRoles": {role["metadata"]["name"].removeprefix("ensemw2s-"): role["rules"] for role in user_roles()},
+    }
 
 
-def render_user_roles() -> str:
-    """``manifests/install/user-roles.yaml``: the aggregated ``ensemw2s-edit`` and ``ensemw2s-view`` roles."""
-    header = "\n".join(HEADER.splitlines()[:2]).replace(".PERMISSIONS", ".user_roles") + "\n"
-    return header + yaml.dump_all(user_roles(), Dumper=_Dumper, sort_keys=False, width=1000, explicit_start=True)
+def render_chart_permissions() -> str:
+    """``charts/ensemw2s/files/operator-permissions.yaml``."""
+    header = "\n".join(HEADER.splitlines()[:2]) + "\n"
+    return header + yaml.dump(chart_permissions(), Dumper=_Dumper, sort_keys=False, width=1000)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Write ``manifests/install/rbac.yaml`` and ``user-roles.yaml`` of the source tree (or ``--output``,
-    ``--user-roles-output``; ``-`` for stdout)."""
-    description = "Generate the operator's RBAC manifests from its permissions, and the aggregated user roles."
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--output", "-o", default=str(SOURCE_ROOT / RBAC_FILE), help="rbac.yaml, or '-'")
-    parser.add_argument(
-        "--user-roles-output", default=str(SOURCE_ROOT / USER_ROLES_FILE), help="user-roles.yaml, or '-'"
-    )
-    args = parser.parse_args(argv)
-    write_generated(render_rbac, RBAC_FILE, description, ["--output", args.output])
-    write_generated(render_user_roles, USER_ROLES_FILE, description, ["--output", args.user_roles_output])
+    """Write ``charts/ensemw2s/files/operator-permissions.yaml`` (or ``--output``; ``-`` for stdout); then
+    render ``manifests/install`` from the chart: ``python tools/render_manifests.py``."""
+    description = "Generate the chart's RBAC rules from the operator's permissions and the aggregated user roles."
+    write_generated(render_chart_permissions, CHART_PERMISSIONS_FILE, description, argv)
 
 
 __all__ = [
+    "CHART_PERMISSIONS_FILE",
     "DISCOVERY",
     "EDIT_ROLE",
     "NAME",
+    "NAMESPACED_OPTIONAL",
     "PERMISSIONS",
     "SYSTEM_NAMESPACE",
-    "USER_ROLES_FILE",
     "VIEW_ROLE",
     "Permission",
+    "chart_permissions",
     "cluster_role",
     "covering",
     "granted",
     "is_discovery",
-    "render_rbac",
-    "render_user_roles",
+    "render_chart_permissions",
     "user_roles",
 ]

@@ -2,7 +2,7 @@
 
 ``python -m ensemw2s.operator [--namespace NS ... | --all-namespaces] [--kubeconfig PATH] [--context C]
 [--metrics-port N] [--liveness URL] [--standalone | --peering NAME [--priority N]]
-[--reconcile-interval S] [--verbose]``
+[--reconcile-interval S] [--stage-defaults JSON] [--verbose]``
 
 Every flag has an environment default (``W2S_*``), so a Deployment can configure the operator
 either way; flags win. See docs/operator.md for the reasoning behind each Kopf setting.
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import kopf
 
 from .naming import MANAGER
+from .stage_defaults import BUILT_IN_DEFAULTS, StageDefaults, StageDefaultsError, parse_stage_defaults
 
 KOPF_PREFIX = "kopf.ensemw2s.io"
 """Annotation prefix of Kopf's own bookkeeping (progress and the diff-base): never the user's ``ensemw2s.io/``."""
@@ -30,6 +31,7 @@ DEFAULT_LIVENESS = "http://0.0.0.0:8081/healthz"
 DEFAULT_RECONCILE_INTERVAL = 15.0
 DEFAULT_API_WORKERS = 16
 PRIORITY_RANGE = (1, 1_000_000)
+STAGE_DEFAULTS_ENV = "W2S_STAGE_DEFAULTS"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class OperatorConfig:
     priority: int = 0
     reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL
     api_workers: int = DEFAULT_API_WORKERS
+    stage_defaults: StageDefaults = BUILT_IN_DEFAULTS
     verbose: bool = False
 
     @property
@@ -139,6 +142,13 @@ def build_parser(environ: Mapping[str, str] = os.environ) -> argparse.ArgumentPa
         help=f"seconds between periodic reconciliations of an unfinished experiment (default {DEFAULT_RECONCILE_INTERVAL:g})",
     )
     parser.add_argument(
+        "--stage-defaults",
+        default=None,
+        metavar="JSON",
+        help="JSON: the trainer image and stage pod resources of what a spec leaves out "
+        f"(default {BUILT_IN_DEFAULTS.model_dump_json(by_alias=True)}); env {STAGE_DEFAULTS_ENV}",
+    )
+    parser.add_argument(
         "--api-workers",
         type=int,
         default=environ.get("W2S_API_WORKERS", str(DEFAULT_API_WORKERS)),
@@ -168,6 +178,15 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] = o
         priority = random.randint(*PRIORITY_RANGE)
     if args.api_workers < 1:
         parser.error(f"--api-workers: must be >= 1 (got {args.api_workers})")
+    stage_defaults = BUILT_IN_DEFAULTS
+    defaults_text, where = args.stage_defaults, "--stage-defaults"
+    if defaults_text is None:
+        defaults_text, where = environ.get(STAGE_DEFAULTS_ENV, "").strip() or None, STAGE_DEFAULTS_ENV
+    if defaults_text is not None:
+        try:
+            stage_defaults = parse_stage_defaults(defaults_text, where)
+        except StageDefaultsError as exc:
+            parser.error(str(exc))
     return OperatorConfig(
         namespaces=namespaces,
         all_namespaces=all_namespaces,
@@ -180,6 +199,7 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] = o
         priority=priority,
         reconcile_interval=float(args.reconcile_interval),
         api_workers=args.api_workers,
+        stage_defaults=stage_defaults,
         verbose=args.verbose,
     )
 

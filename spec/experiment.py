@@ -158,9 +158,20 @@ class Training(StrictSpecModel):
 
 
 class Resources(StrictSpecModel):
-    gpus: Integer = Field(0, ge=0, le=64, description="nvidia.com/gpu per pod.")
-    cpu: str | None = Field(None, pattern=QUANTITY_PATTERN)
-    memory: str | None = Field(None, pattern=QUANTITY_PATTERN)
+    """What each pod of these stages requests; a field left out takes the operator's default for them."""
+
+    # The operator's defaults (--stage-defaults) give every pod CPU and memory requests, so namespaces
+    # with a ResourceQuota accept it; the CRD sets no default, so a stored spec keeps "unset".
+
+    gpus: OptionalInteger = Field(
+        None, ge=0, le=64, description="nvidia.com/gpu per pod; default: the operator's; 0 for none."
+    )
+    cpu: str | None = Field(None, pattern=QUANTITY_PATTERN, description="CPU request per pod; default: the operator's.")
+    memory: str | None = Field(
+        None,
+        pattern=QUANTITY_PATTERN,
+        description="Memory request and limit per pod; default: the operator's.",
+    )
 
 
 class Weak(StrictSpecModel):
@@ -273,7 +284,12 @@ class ExperimentSpec(StrictSpecModel):
     strong: Strong
     baselines: Output[Baselines] = Field(default_factory=Baselines)
     runtime: Runtime = Field(default_factory=Runtime)
-    image: RuntimeOnly[str] = Field("ghcr.io/ensemw2s/trainer:0.1.0", min_length=1)
+    image: RuntimeOnly[str | None] = Field(
+        None,
+        min_length=1,
+        description="Trainer image of every stage; default: the operator's default trainer image "
+        "(--stage-defaults, chart value trainerImage), the release's own trainer image unless changed.",
+    )
     storage: Storage = Field(default_factory=Storage)
     run_policy: RuntimeOnly[RunPolicy] = Field(default_factory=RunPolicy)
     scheduling: RuntimeOnly[Scheduling] = Field(default_factory=Scheduling)

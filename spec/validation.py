@@ -88,6 +88,23 @@ def _dataset_problems(ds: Dataset) -> list[Problem]:
     return found
 
 
+def _multi_node_problems(spec: ExperimentSpec) -> list[Problem]:
+    """Multi-node strong training needs GPUs the spec names: the operator's default may be none, and
+    the rendezvous runs one process per GPU of each pod."""
+    strong = spec.strong
+    gpus = strong.resources.gpus
+    if strong.nodes <= 1 or (gpus is not None and gpus >= 1):
+        return []
+    got = "nothing" if gpus is None else gpus
+    return [
+        problem(
+            "spec.strong.resources.gpus",
+            f"must be set to 1 or more when spec.strong.nodes is {strong.nodes} (got {got})",
+            fix="set the GPUs of each node, or spec.strong.nodes to 1",
+        )
+    ]
+
+
 def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> list[Problem]:
     """Every error and warning the schema cannot express."""
     found: list[Problem] = []
@@ -138,15 +155,7 @@ def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> li
                 warning=True,
             )
         )
-    if spec.strong.nodes > 1 and spec.strong.resources.gpus == 0:
-        found.append(
-            problem(
-                "spec.strong.nodes",
-                "multi-node training without GPUs is slow",
-                spec.strong.nodes,
-                warning=True,
-            )
-        )
+    found += _multi_node_problems(spec)
     found += spec_object_problems(spec)
     if target is Target.CLUSTER and spec.storage.pvc is None and spec.storage.uri is None:
         found.append(

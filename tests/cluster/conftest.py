@@ -300,6 +300,10 @@ class OperatorProcess:
     metrics_port: int = field(default_factory=free_port)
     liveness_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ("-A", "--standalone")
+    """Scope and peering flags (a chart's Deployment has its own)."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Extra environment (a chart's Deployment sets ``W2S_STAGE_DEFAULTS``)."""
 
     @property
     def log_path(self) -> Path:
@@ -307,13 +311,13 @@ class OperatorProcess:
 
     def start(self, timeout: float = 60.0) -> OperatorProcess:
         argv = [
-            sys.executable, "-m", "ensemw2s.operator", "-A", "--standalone",
+            sys.executable, "-m", "ensemw2s.operator", *self.args,
             "--kubeconfig", str(self.kubeconfig),
             "--metrics-host", "127.0.0.1", "--metrics-port", str(self.metrics_port),
             "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz",
             "--reconcile-interval", "1",
         ]  # fmt: skip
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.environment}
         env.pop("KUBECONFIG", None)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(argv, cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT)

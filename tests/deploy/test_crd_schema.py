@@ -123,7 +123,7 @@ def test_the_examples_cover_cpu_gpu_and_multi_node():
     multi = parse_manifest(load(ROOT / "manifests/examples/gpu-classification-multinode.yaml"))
     assert multi.spec.strong.nodes == 2
     tiny = parse_manifest(load(ROOT / "manifests/examples/tiny-cpu.yaml"))
-    assert tiny.spec.storage.pvc is not None and tiny.spec.weak.resources.gpus == 0
+    assert tiny.spec.storage.pvc is not None and not tiny.spec.weak.resources.gpus
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

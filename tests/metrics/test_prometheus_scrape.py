@@ -122,7 +122,7 @@ class Prometheus:
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
-    dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    dashboard = json.loads((ROOT / "charts/ensemw2s/files/grafana-dashboard.json").read_text(encoding="utf-8"))
     return [(f"panel {p['title']!r} {t['refId']}", t["expr"]) for p in dashboard["panels"] for t in p["targets"]]
 
 

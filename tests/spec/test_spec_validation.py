@@ -61,6 +61,31 @@ def test_strong_not_bigger_than_weak_is_a_warning() -> None:
     assert [(p.path, p.severity) for p in found] == [("spec.strong.model", Severity.WARNING)]
 
 
+@pytest.mark.parametrize(("gpus", "got"), [(None, "nothing"), (0, "0")])
+def test_multi_node_training_needs_gpus_the_spec_names(gpus: int | None, got: str) -> None:
+    """The operator's default GPUs may be none: nodes > 1 needs an explicit spec.strong.resources.gpus."""
+    resources = {} if gpus is None else {"gpus": gpus}
+    spec = spec_with(strong__nodes=2, strong__resources=resources)
+    assert messages(spec) == [
+        f"spec.strong.resources.gpus: must be set to 1 or more when spec.strong.nodes is 2 (got {got}); "
+        "set the GPUs of each node, or spec.strong.nodes to 1"
+    ]
+    with pytest.raises(SpecError):
+        validate_spec(spec, Target.CLUSTER)
+
+
+def test_multi_node_training_with_gpus_and_one_node_without_are_fine() -> None:
+    assert messages(spec_with(strong__nodes=2, strong__resources={"gpus": 1})) == []
+    assert messages(spec_with(strong__nodes=1, strong__resources={})) == []
+
+
+def test_unset_resources_and_image_stay_unset() -> None:
+    """The CRD defaults neither: the operator's defaults fill them when it builds the Jobs."""
+    spec = load_manifest(QUICKSTART).spec
+    assert spec.image is None
+    assert (spec.weak.resources.gpus, spec.weak.resources.cpu, spec.weak.resources.memory) == (None, None, None)
+
+
 def test_sizes_above_max_items() -> None:
     found = messages(spec_with(dataset__maxItems=100))
     assert any(

@@ -14,6 +14,7 @@ from ensemw2s.operator.jobs import (
     stage_resources,
 )
 from ensemw2s.operator.naming import LABEL_QUEUE, LABEL_STAGE, job_name
+from ensemw2s.operator.stage_defaults import PodResources
 from ensemw2s.spec import (
     ENV_MANIFEST,
     ENV_STORE,
@@ -180,6 +181,10 @@ RESOURCES = {
     "weak": {"resources": {"gpus": 1, "cpu": "2", "memory": "8Gi"}},
     "strong": {"resources": {"gpus": 4, "cpu": "16", "memory": "64Gi"}},
 }
+REQUESTED = {
+    "weak": PodResources(gpus=1, cpu="2", memory="8Gi"),
+    "strong": PodResources(gpus=4, cpu="16", memory="64Gi"),
+}
 
 
 @pytest.mark.parametrize(
@@ -196,10 +201,7 @@ RESOURCES = {
 def test_each_stage_requests_its_resources(make_manifest, owner, stage, task, expected):
     manifest = make_manifest(spec={"task": task, **RESOURCES})
     resources = stage_resources(manifest, stage)
-    if expected == "small":
-        assert resources == SMALL_RESOURCES
-    else:
-        assert resources == getattr(manifest.spec, expected).resources
+    assert resources == (SMALL_RESOURCES if expected == "small" else REQUESTED[expected])
 
 
 def test_resources_become_requests_and_limits(make_manifest, owner):
@@ -217,7 +219,7 @@ def test_gpu_pods_get_shared_memory_and_cpu_pods_do_not(make_manifest, owner):
     gpu = build_stage_job(make_manifest(spec=RESOURCES), STRONG, owner)
     assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in gpu["spec"]["template"]["spec"]["volumes"]
     cpu = build_stage_job(make_manifest(), STRONG, owner)
-    assert container(cpu)["resources"] == {}
+    assert "nvidia.com/gpu" not in container(cpu)["resources"]["limits"]  # the built-in defaults: no GPU
     assert all(v["name"] != "dshm" for v in cpu["spec"]["template"]["spec"]["volumes"])
 
 
