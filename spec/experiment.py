@@ -174,6 +174,26 @@ class Resources(StrictSpecModel):
     )
 
 
+ALL_LINEAR = "all-linear"
+"""peft's name for every linear layer of the backbone but the output layer (``LoraConfig.target_modules``)."""
+
+
+class Lora(StrictSpecModel):
+    """Low-rank adapters (peft LoRA) instead of full fine-tuning: the backbone is frozen, the adapters and
+    the classification head train, and a stage stores only those (see docs/design.md, "LoRA")."""
+
+    r: Integer = Field(8, ge=1, le=4096, description="Rank of the adapters.")
+    alpha: float = Field(16.0, gt=0, le=1e6, description="lora_alpha: the update is scaled by alpha / r.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the adapters' input.")
+    target_modules: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
+        default_factory=lambda: [ALL_LINEAR],
+        min_length=1,
+        max_length=64,
+        description="Module names (suffixes, as peft matches them: c_attn for GPT-2, query and value for BERT), "
+        f"or [{ALL_LINEAR}] alone for every linear layer.",
+    )
+
+
 class Weak(StrictSpecModel):
     model: Output[str] = Field(min_length=1, description="Preset (tiny-weak), Hugging Face id or local path.")
     head: Output[HeadKind] = HeadKind.AUTO
@@ -184,6 +204,11 @@ class Weak(StrictSpecModel):
         description="crossfit: honest out-of-sample boosting errors from k fold models; train: in-sample errors.",
     )
     error_folds: Output[Integer] = Field(2, ge=2, le=10, description="k for errorEstimate crossfit.")
+    lora: Output[Lora | None] = Field(
+        None,
+        exclude_if=lambda lora: lora is None,  # absent from dumps, so the stage keys of specs without it stay
+        description="Train every learner as LoRA adapters on the frozen weak model; default: full fine-tuning.",
+    )
     training: Training = Field(default_factory=Training)
     resources: RuntimeOnly[Resources] = Field(default_factory=Resources)
 
@@ -203,6 +228,11 @@ class Strong(StrictSpecModel):
     pseudo_labels: Output[LabelKind] = Field(
         LabelKind.SOFT,
         description="Labels the supervisors give both students: soft probabilities or their hard argmax.",
+    )
+    lora: Output[Lora | None] = Field(
+        None,
+        exclude_if=lambda lora: lora is None,  # absent from dumps, so the stage keys of specs without it stay
+        description="Train every student as LoRA adapters on the frozen strong model; default: full fine-tuning.",
     )
     training: Training = Field(default_factory=Training)
     resources: RuntimeOnly[Resources] = Field(default_factory=Resources)

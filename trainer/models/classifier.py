@@ -43,12 +43,35 @@ class Classifier(nn.Module, ABC):
     """A K-way text classifier over token ids."""
 
     head_kind: ClassVar[HeadKind]
+    body_attribute: ClassVar[str]
+    """The attribute holding the module the head reads (the backbone, or the backbone under LoRA adapters)."""
     num_labels: int
 
     @property
-    @abstractmethod
+    def body(self) -> nn.Module:
+        """The backbone as trained: the Hugging Face model, or a peft model around it (see :mod:`.lora`)."""
+        module: nn.Module = getattr(self, self.body_attribute)
+        return module
+
+    def replace_body(self, module: nn.Module) -> None:
+        """Put ``module`` (the body wrapped in adapters) in the body's place: a method, as ``nn.Module``
+        registers an assigned module under the assigned name and never calls a property's setter."""
+        setattr(self, self.body_attribute, module)
+
+    @property
+    def adapted(self) -> bool:
+        """Whether the body carries LoRA adapters (its backbone is frozen and stored apart)."""
+        return not isinstance(self.body, PreTrainedModel)
+
+    @property
     def backbone(self) -> PreTrainedModel:
-        """The Hugging Face model whose config is saved beside the weights."""
+        """The Hugging Face model whose config is saved beside the weights (under the adapters, if any)."""
+        body = self.body
+        if isinstance(body, PreTrainedModel):
+            return body
+        peft_model: Any = body
+        base: PreTrainedModel = peft_model.get_base_model()
+        return base
 
     @abstractmethod
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
@@ -64,6 +87,13 @@ class Classifier(nn.Module, ABC):
 
     def save(self, directory: Path) -> None:
         """Write classifier.json, config.json and model.safetensors into ``directory``."""
+        if self.adapted:
+            raise ModelError(
+                "classifier",
+                "carries LoRA adapters, which are saved without the frozen backbone",
+                None,
+                "save it through LoadedClassifier.save (ensemw2s.trainer.models.lora.save_adapted)",
+            )
         directory.mkdir(parents=True, exist_ok=True)
         self.backbone.config.save_pretrained(directory)
         header = {"format_version": FORMAT_VERSION, "head": str(self.head_kind), "num_labels": self.num_labels}
@@ -133,6 +163,7 @@ class LastTokenClassifier(Classifier):
     """Causal-LM backbone + zero-initialised linear head over the last real token's hidden state."""
 
     head_kind: ClassVar[HeadKind] = HeadKind.LAST_TOKEN
+    body_attribute: ClassVar[str] = "transformer"
 
     def __init__(self, backbone: PreTrainedModel, num_labels: int) -> None:
         super().__init__()
@@ -142,10 +173,6 @@ class LastTokenClassifier(Classifier):
         self.score = nn.Linear(hidden_size, num_labels)
         nn.init.zeros_(self.score.weight)
         nn.init.zeros_(self.score.bias)
-
-    @property
-    def backbone(self) -> PreTrainedModel:
-        return self.transformer
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -159,6 +186,7 @@ class SequenceClassifier(Classifier):
     """An ``AutoModelForSequenceClassification`` behind the common interface."""
 
     head_kind: ClassVar[HeadKind] = HeadKind.SEQUENCE_CLASSIFICATION
+    body_attribute: ClassVar[str] = "model"
 
     def __init__(self, model: PreTrainedModel) -> None:
         super().__init__()
@@ -167,10 +195,6 @@ class SequenceClassifier(Classifier):
         if num_labels is None:
             raise ModelError("model.config.num_labels", "is not set", None, "build the model with num_labels")
         self.num_labels = int(num_labels)
-
-    @property
-    def backbone(self) -> PreTrainedModel:
-        return self.model
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         logits: Tensor = self.model(input_ids=input_ids, attention_mask=attention_mask).logits

@@ -35,6 +35,7 @@ from transformers.models.auto.modeling_auto import (
 
 from .classifier import CLASSIFIER_FILE, Classifier, LastTokenClassifier, SequenceClassifier, read_header
 from .errors import ModelError
+from .lora import AdapterBase, adapter_base, load_adapted, save_adapted
 from .presets import ModelPreset, TokenizerKind, find_preset, preset_names
 from .tokenizer import build_word_tokenizer
 
@@ -50,17 +51,32 @@ class LoadedClassifier:
     model: Classifier
     tokenizer: PreTrainedTokenizerBase
     preset_name: str | None
+    adapter_base: AdapterBase | None = None
+    """The frozen base under the model's LoRA adapters (None: no adapters, every weight is the model's)."""
 
     def save(self, directory: Path) -> None:
-        """Weights, configs and tokenizer in one directory; :meth:`load` gives identical predictions."""
-        self.model.save(directory)
-        self.tokenizer.save_pretrained(directory)
+        """Weights, configs and tokenizer in one directory; :meth:`load` gives identical predictions.
+
+        An adapted classifier saves its adapters and head only (:func:`.lora.save_adapted`).
+        """
+        if self.model.adapted:
+            if self.adapter_base is None:
+                raise ModelError(
+                    "adapter_base", "is not set on an adapted classifier", None, "build it with load_trainable"
+                )
+            save_adapted(self, self.adapter_base, directory)
+        else:
+            self.model.save(directory)
+            self.tokenizer.save_pretrained(directory)
         (directory / SOURCE_FILE).write_text(json.dumps({"preset": self.preset_name}) + "\n")
 
     @classmethod
     def load(cls, directory: Path) -> LoadedClassifier:
-        model = Classifier.load(directory)
+        header = read_header(directory)
         tokenizer = AutoTokenizer.from_pretrained(directory)
+        if adapter_base(header) is not None:
+            return load_adapted(directory, header, tokenizer)
+        model = Classifier.load(directory)
         source = directory / SOURCE_FILE
         preset = json.loads(source.read_text()).get("preset") if source.is_file() else None
         return cls(model, tokenizer, preset)
@@ -74,11 +90,13 @@ def load_classifier(
     head: HeadKind | str = HeadKind.AUTO,
     *,
     field: str = "model",
+    tokenizer: PreTrainedTokenizerBase | None = None,
 ) -> LoadedClassifier:
     """A fresh classifier for ``model``: a preset name, a local directory or a Hugging Face model id.
 
-    ``corpus`` builds the word-level tokenizer of the tiny presets (ignored otherwise). ``field`` is the
-    spec path named in errors (e.g. ``spec.weak.model``).
+    ``corpus`` builds the word-level tokenizer of the tiny presets (ignored otherwise), unless
+    ``tokenizer`` gives the one built before (a stored adapter's base). ``field`` is the spec path named
+    in errors (e.g. ``spec.weak.model``).
     """
     if num_labels < 2:
         raise ModelError("num_labels", "must be >= 2", num_labels, "a classifier needs at least two classes")
@@ -87,7 +105,7 @@ def load_classifier(
         torch.manual_seed(seed)
         preset = find_preset(model)
         if preset is not None:
-            return _load_preset(preset, num_labels, corpus, head_kind, field)
+            return _load_preset(preset, num_labels, corpus, head_kind, field, tokenizer)
         return _load_reference(model, num_labels, head_kind, field)
 
 
@@ -144,14 +162,20 @@ def _parse_head(head: HeadKind | str, field: str) -> HeadKind:
 
 
 def _load_preset(
-    preset: ModelPreset, num_labels: int, corpus: Sequence[str] | None, head: HeadKind, field: str
+    preset: ModelPreset,
+    num_labels: int,
+    corpus: Sequence[str] | None,
+    head: HeadKind,
+    field: str,
+    tokenizer: PreTrainedTokenizerBase | None = None,
 ) -> LoadedClassifier:
     if preset.weights is not None:
         with _quiet_load_report():
             loaded = _from_pretrained(str(preset.weights()), num_labels, head, field, preset=preset)
         return LoadedClassifier(loaded.model, loaded.tokenizer, preset.name)
     assert preset.tokenizer is TokenizerKind.WORD_LEVEL and preset.config_factory is not None
-    tokenizer = load_tokenizer(preset.name, corpus, field=field)
+    if tokenizer is None:
+        tokenizer = load_tokenizer(preset.name, corpus, field=field)
     config = preset.config_factory(len(tokenizer), int(tokenizer.pad_token_id), int(tokenizer.eos_token_id))
     config.num_labels = num_labels
     if head is HeadKind.AUTO:

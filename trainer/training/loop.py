@@ -72,7 +72,7 @@ def _adamw(classifier: Classifier, config: TrainConfig, device: torch.device) ->
     """AdamW with the fused update where torch has it (CUDA; CPU from torch 2.4): one kernel for all
     parameters. On CPU it updates a pretrained model's 30k-row embedding table about 8x faster than the
     per-tensor loop, which halves a MiniLM student's step time."""
-    parameters = list(classifier.parameters())
+    parameters = [parameter for parameter in classifier.parameters() if parameter.requires_grad]  # LoRA: adapters, head
     if device.type in ("cuda", "cpu"):
         try:
             return AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay, fused=True)

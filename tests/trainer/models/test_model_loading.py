@@ -154,7 +154,7 @@ def test_unknown_hub_id_names_the_field_and_the_presets(offline_hub: None) -> No
         load_classifier("tiny-wek", 2, None, seed=0, field="spec.weak.model")
     message = str(caught.value)
     assert message.startswith("spec.weak.model: 'tiny-wek' is not a preset, a local directory or a Hugging Face")
-    assert "presets: minilm, minilm-l1, minilm-l2, minilm-l3, tiny-strong, tiny-weak" in message
+    assert "presets: minilm, minilm-l1, minilm-l2, minilm-l3, smollm2-135m, tiny-strong, tiny-weak" in message
     assert "did you mean 'tiny-weak'?" in message
     assert "HF_HUB_OFFLINE" in message
 
@@ -184,7 +184,7 @@ def test_an_unreachable_hub_model_says_so(offline_hub: None) -> None:
         "spec.strong.model: cannot load 'some-org/some-model' from the Hugging Face Hub or its cache ("
     )
     assert "HF_HUB_OFFLINE=1" in message
-    assert "offline presets: minilm, minilm-l1, minilm-l2, minilm-l3, tiny-strong, tiny-weak" in message
+    assert "offline presets: minilm, minilm-l1, minilm-l2, minilm-l3, smollm2-135m, tiny-strong, tiny-weak" in message
 
 
 @pytest.mark.parametrize("name", ["tiny-weak", "tiny-strong", "minilm"])
