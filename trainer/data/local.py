@@ -38,9 +38,9 @@ def load_local_rows(source: str, field_path: str = "spec.dataset.source") -> lis
             f"{field_path}: unsupported file type {source!r} (allowed: {', '.join(SUFFIXES)}); "
             "convert the file to JSONL or CSV"
         )
-    text = _read_text(source, field_path)
+    text = read_text(source, field_path)
     where = source.removeprefix("file://")
-    rows = _jsonl_rows(text, where) if suffix == ".jsonl" else _csv_rows(text, where)
+    rows = jsonl_rows(text, where) if suffix == ".jsonl" else csv_rows(text, where)
     items: list[tuple[str, Item]] = []
     first_line: dict[str, int] = {}
     for line, row in rows:
@@ -62,7 +62,7 @@ def is_local_source(source: str) -> bool:
     return "://" not in source or source.startswith("file://")
 
 
-def _read_text(source: str, field_path: str) -> str:
+def read_text(source: str, field_path: str) -> str:
     if not is_local_source(source):
         return _decode(_read_fsspec(source, field_path), source)
     path = Path(source.removeprefix("file://")).expanduser()
@@ -109,7 +109,7 @@ def _read_fsspec(source: str, field_path: str) -> bytes:
         raise DatasetError(f"{field_path}: file not found {source!r}; check the URL") from None
 
 
-def _jsonl_rows(text: str, where: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+def jsonl_rows(text: str, where: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
     for line, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -125,7 +125,7 @@ def _jsonl_rows(text: str, where: str) -> Iterator[tuple[int, Mapping[str, Any]]
         yield line, row
 
 
-def _csv_rows(text: str, where: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
+def csv_rows(text: str, where: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text), strict=True)
     while True:
         try:
@@ -164,22 +164,22 @@ def _csv_choices(cell: str, where: str, line: int) -> list[Any]:
 
 def _row_to_item(row: Mapping[str, Any], where: str, default_id: str) -> Item:
     item_id = str(row.get("id", default_id))
-    difficulty = _difficulty(row, where)
+    difficulty = row_difficulty(row, where)
     if "text" in row or "label" in row:
         _require(row, ("text", "label"), where)
-        return LabelledItem(item_id, _text(row, "text", where), _class_label(row["label"], where), difficulty)
+        return LabelledItem(item_id, row_text(row, "text", where), _class_label(row["label"], where), difficulty)
     _require(row, ("question", "choices", "answer"), where)
     choices = row["choices"]
     if not isinstance(choices, list) or len(choices) < 2:
         raise DatasetError(
             f"{where}: field 'choices' must be a list of at least 2 answers (got {choices!r}); add the answer options"
         )
-    texts = tuple(_choice_text(c, index, where) for index, c in enumerate(choices))
+    texts = tuple(choice_text(c, index, where) for index, c in enumerate(choices))
     answer_index = _answer_index(row["answer"], texts, where)
-    return MultipleChoiceItem(item_id, _text(row, "question", where), texts, answer_index, difficulty)
+    return MultipleChoiceItem(item_id, row_text(row, "question", where), texts, answer_index, difficulty)
 
 
-def _text(row: Mapping[str, Any], name: str, where: str) -> str:
+def row_text(row: Mapping[str, Any], name: str, where: str) -> str:
     """A text field: a non-empty string (``null`` or a number is an error, never the text "None")."""
     value = row[name]
     if not isinstance(value, str) or not value.strip():
@@ -190,7 +190,7 @@ def _text(row: Mapping[str, Any], name: str, where: str) -> str:
     return value
 
 
-def _choice_text(value: Any, index: int, where: str) -> str:
+def choice_text(value: Any, index: int, where: str) -> str:
     """One answer choice: a string or a number (written as text), never null, true/false or a list."""
     if isinstance(value, bool) or not isinstance(value, str | int | float) or not str(value).strip():
         raise DatasetError(
@@ -238,7 +238,7 @@ def _answer_index(answer: Any, choices: tuple[str, ...], where: str) -> int:
     )
 
 
-def _difficulty(row: Mapping[str, Any], where: str) -> float | None:
+def row_difficulty(row: Mapping[str, Any], where: str) -> float | None:
     value = row.get("difficulty")
     if value is None:
         return None
