@@ -58,6 +58,7 @@ test-cluster: $(STAMP)
 bench: $(STAMP)
 	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/bench/train_throughput.py
 	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/bench/inference.py
+	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/bench/ensemble_decoding.py
 
 crd: $(STAMP)
 	cd /tmp && $(CURDIR)/$(BIN)/python -c "from ensemw2s.operator.crd import main; main()"

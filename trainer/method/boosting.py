@@ -70,14 +70,23 @@ def samme_alpha(eps: float, num_classes: int) -> SammeAlpha:
         raise MethodError(f"num_classes: must be an integer (got {num_classes!r})")
     if num_classes < 2:
         raise MethodError(f"num_classes: must be >= 2 (got {num_classes}); a classifier needs two classes")
+    return samme_with_prior(eps, chance_error(int(num_classes)), math.log(num_classes - 1))
+
+
+def samme_with_prior(eps: float, chance: float, log_prior: float) -> SammeAlpha:
+    """alpha = ln((1 - eps) / eps) + ``log_prior``; ``None`` at eps = 0; not better than chance from ``chance``.
+
+    The one SAMME rule of both tasks: classes (prior ln(K - 1), chance 1 - 1/K) and answer tokens (prior
+    ln(1/q - 1), chance 1 - q; `token_boosting.token_samme_alpha`).
+    """
     if not math.isfinite(eps) or not 0.0 <= eps <= 1.0:
         raise MethodError(f"eps: must be a weighted error in [0, 1] (got {eps}); see weighted_error")
-    better = eps < chance_error(int(num_classes)) - 1e-12
+    better = eps < chance - 1e-12
     alpha: float | None = 0.0
     if eps == 0.0:
         alpha = None
     elif better:
-        alpha = math.log((1.0 - eps) / eps) + math.log(num_classes - 1)
+        alpha = math.log((1.0 - eps) / eps) + log_prior
     return SammeAlpha(alpha=alpha, better_than_chance=better, degenerate=eps < DEGENERATE_EPS)
 
 

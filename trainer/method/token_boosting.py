@@ -35,8 +35,8 @@ import numpy as np
 import numpy.typing as npt
 from ensemw2s.trainer.method._checks import float_array, sample_weights
 from ensemw2s.trainer.method.boosting import (
-    DEGENERATE_EPS,
     SammeAlpha,
+    samme_with_prior,
     uniform_weights,
     update_weights,
     weighted_error,
@@ -206,15 +206,7 @@ def token_samme_alpha(eps: float, chance_rate: float) -> SammeAlpha:
     At q = 1/K it is `samme_alpha(eps, K)`: same ends, same degenerate flag.
     """
     q = _chance_rate(chance_rate)
-    if not math.isfinite(eps) or not 0.0 <= eps <= 1.0:
-        raise MethodError(f"eps: must be a weighted error in [0, 1] (got {eps}); see weighted_error")
-    better = eps < token_chance_error(q) - 1e-12
-    alpha: float | None = 0.0
-    if eps == 0.0:
-        alpha = None
-    elif better:
-        alpha = math.log((1.0 - eps) / eps) + math.log(1.0 / q - 1.0)
-    return SammeAlpha(alpha=alpha, better_than_chance=better, degenerate=eps < DEGENERATE_EPS)
+    return samme_with_prior(eps, token_chance_error(q), math.log(1.0 / q - 1.0))
 
 
 def token_chance_stop_reason(round_index: int, eps: float, chance_rate: float) -> str:
