@@ -285,6 +285,7 @@ def test_the_dashboard_configmap_carries_the_sidecars_label_and_the_dashboard() 
 def test_the_notes_say_how_to_submit_the_first_experiment_and_where_the_dashboard_is() -> None:
     notes = render(FLAGS["monitoring"])["ensemw2s/templates/NOTES.txt"]
     assert "w2sctl submit manifests/examples/tiny-cpu.yaml" in notes
+    assert "-f manifests/examples/artifacts-pvc.yaml" in notes, "the example's stages need its artifacts claim"
     assert "ConfigMap ensemw2s-grafana-dashboard in namespace ensemw2s-system" in notes
     assert "rollout status deployment/ensemw2s-operator" in notes
     namespaced = render(FLAGS["namespaced"])["ensemw2s/templates/NOTES.txt"]
