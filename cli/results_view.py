@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRIntervals, PGRs
+from ensemw2s.spec.results import Accuracies, ExperimentResults, Metric, PGRIntervals, PGRs
 from ensemw2s.spec.results_text import describe_effect, format_accuracy, format_pgr_with_interval
 
 from .output import Rows
@@ -13,6 +13,8 @@ def results_rows(results: ExperimentResults) -> Rows:
     pgr: PGRs = results.mean_pgr
     spans: PGRIntervals = results.mean_pgr_interval
     seeds = results.seeds
+    exact = results.metric is Metric.EXACT_MATCH
+    short, measured = ("EM", "exact match") if exact else ("acc", "accuracies")
     rows = [
         ["weak (round 0)", format_accuracy(mean.weak), "", ""],
         ["weak ensemble", format_accuracy(mean.weak_ensemble), "", ""],
@@ -39,12 +41,12 @@ def results_rows(results: ExperimentResults) -> Rows:
     for s in seeds:
         footer += [f"seed {s.seed}: {note}" for note in s.notes]
     return Rows(
-        columns=["model", "hard-test acc", "PGR vs weak [95% CI]", "PGR vs ensemble [95% CI]"],
+        columns=["model", f"hard-test {short}", "PGR vs weak [95% CI]", "PGR vs ensemble [95% CI]"],
         rows=rows,
         wide_columns=[f"per seed ({' '.join(str(s.seed) for s in seeds)})"],
         wide_rows=[[v] for v in per_seed],
         names=[results.experiment],
         raw=results.model_dump(mode="json", by_alias=True),
-        title=f"{results.experiment}: mean over {len(seeds)} seed(s), accuracies on hard-test",
+        title=f"{results.experiment}: mean over {len(seeds)} seed(s), {measured} on hard-test",
         footer=footer,
     )

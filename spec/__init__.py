@@ -3,7 +3,7 @@
 The one surface shared by the trainer, the operator and the CLI. Imports pydantic and PyYAML only.
 """
 
-from .catalog import DATASETS, MODEL_PRESETS
+from .catalog import DATASETS, GENERATION_DATASETS, MODEL_PRESETS
 from .contract import (
     ENV_MANIFEST,
     ENV_STORE,
@@ -25,6 +25,7 @@ from .contract import (
 from .errors import FieldError, Problem, Severity, SpecError, problem
 from .experiment import (
     Baselines,
+    ChoiceAnswer,
     CombineMethod,
     Dataset,
     Difficulty,
@@ -35,6 +36,7 @@ from .experiment import (
     ErrorEstimate,
     ExampleFormat,
     ExperimentSpec,
+    Generation,
     HeadKind,
     LabelKind,
     MixedPrecision,
@@ -77,12 +79,14 @@ __all__ = [
     "ENV_MANIFEST",
     "ENV_STORE",
     "ENV_TERMINATION_LOG",
+    "GENERATION_DATASETS",
     "KIND",
     "MODEL_PRESETS",
     "PLURAL",
     "SHORT_NAMES",
     "TERMINATION_MESSAGE_LIMIT",
     "Baselines",
+    "ChoiceAnswer",
     "CombineMethod",
     "Dataset",
     "Difficulty",
@@ -96,6 +100,7 @@ __all__ = [
     "ExperimentManifest",
     "ExperimentSpec",
     "FieldError",
+    "Generation",
     "HeadKind",
     "LabelKind",
     "Metadata",

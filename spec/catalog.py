@@ -16,18 +16,21 @@ class PresetFacts:
     name: str
     parameters: int  # approximate, for the "strong smaller than weak" warning
     pretrained: bool
+    causal_lm: bool
+    """A decoder that writes text (``task: generation`` needs one); False for an encoder (BERT-like)."""
 
 
 MODEL_PRESETS: dict[str, PresetFacts] = {
     p.name: p
     for p in (
-        PresetFacts("tiny-weak", 150_000, pretrained=False),
-        PresetFacts("tiny-strong", 400_000, pretrained=False),
-        PresetFacts("minilm", 22_700_000, pretrained=True),
-        PresetFacts("minilm-l1", 13_800_000, pretrained=True),  # embeddings (11.9M) + 1 of MiniLM's 6 layers
-        PresetFacts("minilm-l2", 15_600_000, pretrained=True),
-        PresetFacts("minilm-l3", 17_400_000, pretrained=True),
-        PresetFacts("smollm2-135m", 134_515_008, pretrained=True),
+        PresetFacts("tiny-weak", 150_000, pretrained=False, causal_lm=True),
+        PresetFacts("tiny-strong", 400_000, pretrained=False, causal_lm=False),
+        PresetFacts("minilm", 22_700_000, pretrained=True, causal_lm=False),
+        # embeddings (11.9M) + 1 of MiniLM's 6 layers
+        PresetFacts("minilm-l1", 13_800_000, pretrained=True, causal_lm=False),
+        PresetFacts("minilm-l2", 15_600_000, pretrained=True, causal_lm=False),
+        PresetFacts("minilm-l3", 17_400_000, pretrained=True, causal_lm=False),
+        PresetFacts("smollm2-135m", 134_515_008, pretrained=True, causal_lm=True),
     )
 }
 
@@ -54,6 +57,26 @@ DATASETS: tuple[str, ...] = (
     "synthetic-sentiment",
     "synthetic-topics",
 )
+"""The registry's datasets (``task: classification``); ``local`` needs ``spec.dataset.source``."""
+
+SYNTHETIC_WORD_OPS = "synthetic-word-ops"
+"""The seeded easy-to-hard generation task (``ensemw2s.trainer.data.synthetic_generation``)."""
+GENERATION_DATASETS: tuple[str, ...] = (
+    "arc-challenge",
+    "arc-easy",
+    "boolq",
+    "cosmos_qa",
+    "quartz",
+    "sciq",
+    SYNTHETIC_WORD_OPS,
+)
+"""The datasets with questions and answers (``task: generation``): the registry's question-answering
+datasets and the synthetic generation task; or any local question file (``spec.dataset.source``)."""
+
+
+def causal_lm_presets() -> tuple[str, ...]:
+    """The presets ``task: generation`` can train (decoders), sorted."""
+    return tuple(sorted(name for name, facts in MODEL_PRESETS.items() if facts.causal_lm))
 
 
 DATA_FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".csv")

@@ -98,6 +98,13 @@ class HeadKind(SpecEnum):
     SEQUENCE_CLASSIFICATION = "sequence_classification"
 
 
+class ChoiceAnswer(SpecEnum):
+    """What a multiple-choice item's gold answer is (``task: generation``): the correct option's text or its letter."""
+
+    TEXT = "text"
+    LETTER = "letter"
+
+
 class MixedPrecision(SpecEnum):
     AUTO = "auto"
     """bf16 on a CUDA device that supports it, else fp32."""
@@ -255,6 +262,26 @@ class Runtime(StrictSpecModel):
     )
 
 
+class Generation(StrictSpecModel):
+    """The settings only ``task: generation`` reads: token-level AdaBoost and ensemble decoding
+    (docs/design.md, "Generation")."""
+
+    chance_rate: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="q, the chance rate of a token in AdaBoost's alpha; default: 1/V (V: the weak tokenizer's "
+        "vocabulary size).",
+    )
+    window: Integer = Field(
+        0, ge=0, le=64, description="Token errors smoothed over this many neighbouring answer tokens; 0: none."
+    )
+    max_new_tokens: Integer = Field(16, ge=1, le=1024, description="Decoding budget per answer, in tokens.")
+    choice_answer: ChoiceAnswer = Field(
+        ChoiceAnswer.TEXT, description="Multiple-choice gold answers: the correct option's text, or its letter."
+    )
+
+
 class PvcStorage(StrictSpecModel):
     claim_name: str = Field(min_length=1, max_length=253)
     sub_path: str | None = None
@@ -313,6 +340,11 @@ class ExperimentSpec(StrictSpecModel):
     ensemble: Output[Ensemble] = Field(default_factory=Ensemble)
     strong: Strong
     baselines: Output[Baselines] = Field(default_factory=Baselines)
+    generation: Output[Generation | None] = Field(
+        None,
+        exclude_if=lambda generation: generation is None,  # absent from dumps: classification's stage keys stay
+        description="Token-level AdaBoost and decoding settings of task generation; default: their defaults.",
+    )
     runtime: Runtime = Field(default_factory=Runtime)
     image: RuntimeOnly[str | None] = Field(
         None,
@@ -330,3 +362,8 @@ class ExperimentSpec(StrictSpecModel):
         if len(set(seeds)) != len(seeds):
             raise ValueError("seeds must be distinct")
         return seeds
+
+    @property
+    def generation_settings(self) -> Generation:
+        """``generation``, or its defaults when the spec sets none."""
+        return self.generation or Generation()

@@ -12,6 +12,7 @@ interval (`Interval`).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -37,6 +38,19 @@ class _Model(BaseModel):
     )
 
 
+class Metric(StrEnum):
+    """What every "accuracy" of a results record measures on its items."""
+
+    ACCURACY = "accuracy"
+    """Classification: the argmax class is the gold label."""
+    EXACT_MATCH = "exact_match"
+    """Generation: the normalised answer text equals the gold answer (or names the correct option)."""
+
+    @property
+    def label(self) -> str:
+        return "accuracy" if self is Metric.ACCURACY else "exact match"
+
+
 class RoundSummary(_Model):
     """One boosting round t (0-based; round 0 is the single weak supervisor)."""
 
@@ -60,7 +74,10 @@ class PrefixAccuracy(_Model):
     val: Fraction
     hard_test: Fraction
     val_brier: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
-    """Brier score on val: the criterion r is chosen by (lowest; ties to the larger r)."""
+    """Brier score on val: the criterion r is chosen by in classification (lowest; ties to the larger r)."""
+    val_log_loss: Annotated[float, Field(ge=0.0)] | None = None
+    """Generation: mean negative log-probability of val's gold answer tokens under the prefix ensemble's
+    mixture (teacher forced): the criterion r is chosen by (lowest; ties to the larger r)."""
 
 
 class Interval(_Model):
@@ -159,6 +176,8 @@ class ExperimentResults(_Model):
     """Results of all seeds of one experiment, with effects and means over seeds."""
 
     experiment: str
+    metric: Metric = Metric.ACCURACY
+    """What the accuracies measure: class accuracy (classification) or exact match (generation)."""
     weak_model: str | None = None
     strong_model: str | None = None
     seeds: list[SeedResults] = Field(default_factory=list)

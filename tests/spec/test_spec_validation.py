@@ -102,12 +102,6 @@ def test_local_dataset_needs_a_source() -> None:
     )
 
 
-def test_generation_is_refused_until_implemented() -> None:
-    assert any(
-        m.startswith("spec.task: generation is not implemented yet") for m in messages(spec_with(task="generation"))
-    )
-
-
 def test_cluster_needs_shared_storage() -> None:
     spec = spec_with()
     assert messages(spec) == []

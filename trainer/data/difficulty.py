@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 from ensemw2s.spec import DifficultyProxy
 
 from .errors import DatasetError
-from .records import Example, Item
+from .records import Example
+
+
+class Rated(Protocol):
+    """A record that may ship a difficulty value: an item, an example, or a generation question."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def difficulty(self) -> float | None: ...
+
 
 FitPredict = Callable[[list[Example], list[Example]], np.ndarray]
 """fit_predict(train, score) -> class probabilities of shape (len(score), K)."""
@@ -21,7 +33,7 @@ _CONNECTIVE = r"\b(?:then|so|because|therefore|but|thus|hence)\b"
 _STEP_BOUNDARY = re.compile(rf"(?:[.;!?]*\n+|[.;!?]+(?=\s|$)|,)(?:\s*{_CONNECTIVE})?|{_CONNECTIVE}", re.IGNORECASE)
 
 
-def difficulty_from_column(records: Sequence[Item | Example]) -> np.ndarray:
+def difficulty_from_column(records: Sequence[Rated]) -> np.ndarray:
     """The shipped difficulty values, as float64; every record must carry one."""
     if not records:
         raise DatasetError("spec.dataset.difficulty: no items to rate; load at least one item")
@@ -54,6 +66,11 @@ def proxy_score(text: str, proxy: DifficultyProxy) -> int:
 
 
 def difficulty_from_proxy(examples: Sequence[Example], proxy: DifficultyProxy | str) -> np.ndarray:
+    """Rank-normalised proxy scores of the examples' texts in [0, 1] (:func:`difficulty_from_texts`)."""
+    return difficulty_from_texts([e.text for e in examples], proxy)
+
+
+def difficulty_from_texts(texts: Sequence[str], proxy: DifficultyProxy | str) -> np.ndarray:
     """Rank-normalised proxy scores in [0, 1]: longer / more steps = harder."""
     if proxy not in set(DifficultyProxy):
         raise DatasetError(
@@ -61,7 +78,7 @@ def difficulty_from_proxy(examples: Sequence[Example], proxy: DifficultyProxy | 
             f"{', '.join(DifficultyProxy)}); pick one of these"
         )
     kind = DifficultyProxy(proxy)
-    return rank_normalise(np.array([proxy_score(e.text, kind) for e in examples], dtype=np.float64))
+    return rank_normalise(np.array([proxy_score(text, kind) for text in texts], dtype=np.float64))
 
 
 def kfold_assignment(n: int, k: int, seed: int) -> list[np.ndarray]:

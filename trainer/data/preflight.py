@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ensemw2s.spec import DifficultyMethod, ExperimentSpec, Problem, SplitStrategy, problem
+from ensemw2s.spec import DifficultyMethod, ExperimentSpec, Problem, SplitStrategy, Task, problem
 from ensemw2s.spec.pool import split_shortfalls
 
 from .errors import DatasetError
@@ -20,24 +20,23 @@ from .formatting import format_examples
 from .loading import shuffled_prefix
 from .local import is_local_source, load_local_rows
 from .preparation import split_pool
+from .qa_preflight import question_problems
 from .records import Item, LabelledItem
 from .registry import SYNTHETIC_SENTIMENT, SYNTHETIC_TOPICS
+from .row_problems import difficulty_problems, first_rows, problems_from_error
 from .splits import check_pool
 from .synthetic import DEFAULT_SIZE as SENTIMENT_DEFAULT_SIZE
 from .synthetic_topics import DEFAULT_SIZE as TOPICS_DEFAULT_SIZE
 
+__all__ = ["dataset_problems", "problems_from_error"]
+
 GENERATED_DEFAULT_SIZES = {SYNTHETIC_SENTIMENT: SENTIMENT_DEFAULT_SIZE, SYNTHETIC_TOPICS: TOPICS_DEFAULT_SIZE}
-SHOWN_ROWS = 3
-"""Bad rows named per rule; the rest are counted."""
-
-
-def problems_from_error(error: DatasetError) -> list[Problem]:
-    """A DatasetError's lines as problems (its message already names the field or file:line)."""
-    return [Problem("", line) for line in str(error).splitlines() if line.strip()]
 
 
 def dataset_problems(spec: ExperimentSpec) -> list[Problem]:
     """Every problem with ``spec.dataset`` that shows before training (empty: prepare will split it)."""
+    if spec.task is Task.GENERATION:
+        return question_problems(spec)
     dataset = spec.dataset
     if dataset.source is None:
         return _generated_problems(spec)
@@ -71,7 +70,7 @@ def _row_problems(spec: ExperimentSpec, rows: Sequence[tuple[str, Item]]) -> lis
     found: list[Problem] = []
     declared = dataset.num_classes
     if declared is not None:
-        found += _first_rows(
+        found += first_rows(
             [
                 problem(
                     where,
@@ -84,38 +83,8 @@ def _row_problems(spec: ExperimentSpec, rows: Sequence[tuple[str, Item]]) -> lis
             ]
         )
     if dataset.split is SplitStrategy.EASY_TO_HARD and dataset.difficulty.method is DifficultyMethod.COLUMN:
-        found += _difficulty_problems([where for where, item in rows if item.difficulty is None], len(rows))
+        found += difficulty_problems([where for where, item in rows if item.difficulty is None], len(rows))
     return found
-
-
-def _difficulty_problems(missing: Sequence[str], rows: int) -> list[Problem]:
-    """Rows without a difficulty value, which ``difficulty: column`` (the default) needs on every row."""
-    rule = "needs on every row"
-    fix = "add a difficulty column, or set spec.dataset.difficulty.method to proxy or kfold"
-    if missing and len(missing) == rows:
-        file = missing[0].rsplit(":", 1)[0]
-        return [
-            problem(
-                file,
-                f"no row has a 'difficulty' value, which spec.dataset.difficulty.method column (the default) {rule}",
-                fix=fix,
-            )
-        ]
-    return _first_rows(
-        [
-            problem(where, f"has no 'difficulty' value, which spec.dataset.difficulty.method column {rule}", fix=fix)
-            for where in missing
-        ]
-    )
-
-
-def _first_rows(bad: Sequence[Problem]) -> list[Problem]:
-    """The first few problems of one rule; the last one shown counts the rest."""
-    shown = list(bad[:SHOWN_ROWS])
-    if len(bad) > SHOWN_ROWS:
-        last = shown[-1]
-        shown[-1] = Problem(last.path, f"{last.message} (and {len(bad) - SHOWN_ROWS} more rows)", last.severity)
-    return shown
 
 
 def _seed_problems(spec: ExperimentSpec, items: list[Item], seed: int, *, split: bool) -> list[Problem]:

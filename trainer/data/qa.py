@@ -23,27 +23,24 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, TypeAlias
+
+from ensemw2s.spec import ChoiceAnswer as ChoiceAnswer  # the formatters' style; a spec setting
+from ensemw2s.spec import SplitSizes
+from ensemw2s.spec.catalog import GENERATION_DATASETS, SYNTHETIC_WORD_OPS
 
 from .errors import DatasetError
 from .formatting import choice_letter
 from .records import BinaryItem, Item, LabelledItem, MultipleChoiceItem
 from .registry import get_dataset
+from .splits import SPLIT_NAMES
 
 ANSWER_END = "\n"
 """What ends every answer: models are trained to write it, decoding stops at it."""
 MAX_CHOICES = 26  # one letter per option, A..Z
 YES_NO: tuple[str, str] = ("no", "yes")  # a binary item's answer, by its label
-QA_DATASETS: tuple[str, ...] = ("arc-challenge", "arc-easy", "boolq", "cosmos_qa", "quartz", "sciq")
+QA_DATASETS: tuple[str, ...] = tuple(name for name in GENERATION_DATASETS if name != SYNTHETIC_WORD_OPS)
 """The registry's Hugging Face datasets that have questions and answers (amazon_polarity has not)."""
-
-
-class ChoiceAnswer(StrEnum):
-    """What a multiple-choice item's gold answer is: the correct option's text or its letter."""
-
-    TEXT = "text"
-    LETTER = "letter"
 
 
 def one_line(text: str) -> str:
@@ -121,6 +118,34 @@ class QAItem:
     def answer_index(self) -> int | None:
         """The correct choice's position, or None for an open question."""
         return None if self.answer_letter is None else ord(self.answer_letter) - ord("A")
+
+
+@dataclass(frozen=True)
+class QASplits:
+    """The four splits of a generation experiment (names as classification's :data:`.splits.SPLIT_NAMES`).
+
+    Defined beside :class:`QAItem` so that the synthetic task (which generates its splits to size)
+    and :mod:`.qa_splits` (which splits a loaded pool) return one type.
+    """
+
+    easy: tuple[QAItem, ...]
+    val: tuple[QAItem, ...]
+    hard_train: tuple[QAItem, ...]
+    hard_test: tuple[QAItem, ...]
+
+    def by_name(self, name: str) -> tuple[QAItem, ...]:
+        """One split by its name: easy, val, hard_train or hard_test."""
+        if name not in SPLIT_NAMES:
+            raise DatasetError(
+                f"split name: unknown split {name!r} (known: {', '.join(SPLIT_NAMES)}); use one of these"
+            )
+        split: tuple[QAItem, ...] = getattr(self, name)
+        return split
+
+    def sizes(self) -> SplitSizes:
+        return SplitSizes(
+            easy=len(self.easy), val=len(self.val), hard_train=len(self.hard_train), hard_test=len(self.hard_test)
+        )
 
 
 def _check_difficulty(owner: str, item_id: str, difficulty: float | None) -> None:

@@ -32,7 +32,7 @@ def load_qa_items(
     if source is not None:
         if max_items is not None and max_items < 1:
             raise DatasetError(f"spec.dataset.maxItems: must be >= 1 (got {max_items}); raise it or leave it unset")
-        return to_qa_items(_shuffled_prefix(load_local_questions(source), max_items, seed), seed, style)
+        return to_qa_items(shuffled_questions(load_local_questions(source), max_items, seed), seed, style)
     if name == SYNTHETIC_WORD_OPS:
         return generate_word_ops(max_items or DEFAULT_SIZE, seed)
     if name != LOCAL:  # 'local' without a source: load_dataset_items says what to set
@@ -40,8 +40,9 @@ def load_qa_items(
     return to_qa_items(load_dataset_items(name, source, max_items, seed), seed, style)
 
 
-def _shuffled_prefix(items: Sequence[T], max_items: int | None, seed: int) -> list[T]:
-    """The permutation :func:`.loading.shuffled_prefix` draws, so a file's rows are selected alike."""
+def shuffled_questions(items: Sequence[T], max_items: int | None, seed: int) -> list[T]:
+    """The questions prepare keeps for ``seed``: the permutation :func:`.loading.shuffled_prefix` draws,
+    so classification and generation select the same rows of a file."""
     order = np.random.default_rng(seed).permutation(len(items))
     if max_items is not None:
         order = order[:max_items]

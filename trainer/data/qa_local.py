@@ -31,6 +31,11 @@ _ROW_HELP = "each row needs question+answer, or question+choices+answer for mult
 
 def load_local_questions(source: str, field_path: str = "spec.dataset.source") -> list[QuestionRow]:
     """All rows of a JSONL or CSV question file, in file order, as open or multiple-choice questions."""
+    return [question for _, question in load_local_question_rows(source, field_path)]
+
+
+def load_local_question_rows(source: str, field_path: str = "spec.dataset.source") -> list[tuple[str, QuestionRow]]:
+    """All rows of a question file as ``(file:line, question)``, in file order (what a message names)."""
     suffix = next((s for s in SUFFIXES if source.lower().endswith(s)), None)
     if suffix is None:
         raise DatasetError(
@@ -42,7 +47,7 @@ def load_local_questions(source: str, field_path: str = "spec.dataset.source") -
     rows: Iterator[tuple[int, Mapping[str, Any]]] = (
         jsonl_rows(text, where) if suffix == ".jsonl" else csv_rows(text, where)
     )
-    questions: list[QuestionRow] = []
+    questions: list[tuple[str, QuestionRow]] = []
     first_line: dict[str, int] = {}
     for line, row in rows:
         question = question_from_row(row, f"{where}:{line}", default_id=f"{Path(where).name}:{line}")
@@ -52,7 +57,7 @@ def load_local_questions(source: str, field_path: str = "spec.dataset.source") -
                 "ids must be unique: fix the id column or drop it"
             )
         first_line[question.id] = line
-        questions.append(question)
+        questions.append((f"{where}:{line}", question))
     if not questions:
         raise DatasetError(f"{field_path}: {where!r} holds no rows; {_ROW_HELP}")
     return questions

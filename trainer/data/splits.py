@@ -50,40 +50,56 @@ def easy_to_hard_order(difficulty: np.ndarray, rng: np.random.Generator) -> np.n
     return permutation[np.argsort(difficulty[permutation], kind="stable")]
 
 
-def easy_to_hard_split(examples: Sequence[Example], difficulty: np.ndarray, sizes: SplitSizes, seed: int) -> Splits:
-    """Easy and val drawn from the easier half of the pool, hard_train and hard_test from the harder.
+def easy_to_hard_positions(
+    ids: Sequence[str], difficulty: np.ndarray, sizes: SplitSizes, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The positions of easy, val, hard_train and hard_test in a pool rated ``difficulty`` (one per id).
 
-    With an odd pool the extra example goes to the hard half. Deterministic given ``seed``.
+    Easy and val are drawn from the easier half of the pool, hard_train and hard_test from the harder;
+    with an odd pool the extra item goes to the hard half. Deterministic given ``seed``. ``ids`` name
+    the items in errors. Classification's examples and generation's questions split alike.
     """
     difficulty = np.asarray(difficulty, dtype=np.float64)
-    if difficulty.shape != (len(examples),):
+    if difficulty.shape != (len(ids),):
         raise DatasetError(
             f"spec.dataset.difficulty: got {difficulty.shape[0] if difficulty.ndim else 0} difficulty values "
-            f"for {len(examples)} examples; rate every example exactly once"
+            f"for {len(ids)} examples; rate every example exactly once"
         )
     if not np.all(np.isfinite(difficulty)):
         bad = int(np.flatnonzero(~np.isfinite(difficulty))[0])
         raise DatasetError(
-            f"spec.dataset.difficulty: example '{examples[bad].id}' has difficulty {difficulty[bad]}; "
+            f"spec.dataset.difficulty: example '{ids[bad]}' has difficulty {difficulty[bad]}; "
             "every difficulty must be a finite number"
         )
-    check_pool(sizes, SplitStrategy.EASY_TO_HARD, len(examples))
+    check_pool(sizes, SplitStrategy.EASY_TO_HARD, len(ids))
     rng = np.random.default_rng(seed)
     order = easy_to_hard_order(difficulty, rng)
-    half = easy_half(len(examples))
+    half = easy_half(len(ids))
     easy_side, hard_side = order[:half], order[half:]
     easy, val = _draw(easy_side, (sizes.easy, sizes.val), rng)
     hard_train, hard_test = _draw(hard_side, (sizes.hard_train, sizes.hard_test), rng)
-    return _splits(examples, easy, val, hard_train, hard_test)
+    return easy, val, hard_train, hard_test
+
+
+def random_positions(pool: int, sizes: SplitSizes, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The positions of the four splits drawn i.i.d. from a pool of ``pool`` items (difficulty ignored)."""
+    check_pool(sizes, SplitStrategy.RANDOM, pool)
+    rng = np.random.default_rng(seed)
+    easy, val, hard_train, hard_test = _draw(
+        np.arange(pool), (sizes.easy, sizes.val, sizes.hard_train, sizes.hard_test), rng
+    )
+    return easy, val, hard_train, hard_test
+
+
+def easy_to_hard_split(examples: Sequence[Example], difficulty: np.ndarray, sizes: SplitSizes, seed: int) -> Splits:
+    """Easy and val drawn from the easier half of the pool, hard_train and hard_test from the harder
+    (:func:`easy_to_hard_positions`)."""
+    return _splits(examples, *easy_to_hard_positions([e.id for e in examples], difficulty, sizes, seed))
 
 
 def random_split(examples: Sequence[Example], sizes: SplitSizes, seed: int) -> Splits:
     """The control: the same sizes drawn i.i.d. from the whole pool (difficulty ignored)."""
-    check_pool(sizes, SplitStrategy.RANDOM, len(examples))
-    rng = np.random.default_rng(seed)
-    pool = np.arange(len(examples))
-    easy, val, hard_train, hard_test = _draw(pool, (sizes.easy, sizes.val, sizes.hard_train, sizes.hard_test), rng)
-    return _splits(examples, easy, val, hard_train, hard_test)
+    return _splits(examples, *random_positions(len(examples), sizes, seed))
 
 
 def check_pool(sizes: SplitSizes, strategy: SplitStrategy, pool: int) -> None:

@@ -41,12 +41,13 @@ from itertools import product
 
 import numpy as np
 from ensemw2s.spec import SplitSizes
+from ensemw2s.spec.catalog import SYNTHETIC_WORD_OPS
 
 from .errors import DatasetError
-from .qa import QAItem, answer_text, open_prompt
+from .qa import QAItem, QASplits, answer_text, open_prompt
 from .synthetic import allocate, kind_from_id
 
-NAME = "synthetic-word-ops"
+NAME = SYNTHETIC_WORD_OPS
 DEFAULT_SIZE = 4000
 GENERATOR_VERSION = 1
 """Bumped whenever the same (n, seed) would generate different items; part of the prepare stage's key."""
@@ -169,15 +170,38 @@ def render(kind: WordOpsKind, index: int) -> tuple[tuple[Operation, ...], tuple[
 _Draft = tuple[WordOpsKind, str, str, float]  # kind, question, answer, difficulty
 
 
-def _side_drafts(total: int, shares: dict[WordOpsKind, float], rng: np.random.Generator, n: int) -> list[_Draft]:
-    """``total`` distinct questions of one side (easy or hard), its kinds by ``shares``, in kind order."""
-    drafts: list[_Draft] = []
-    for kind, count in allocate(total, shares).items():
+def _side_counts(total: int, shares: dict[WordOpsKind, float], n: int) -> dict[WordOpsKind, int]:
+    """How many questions of each kind a side of ``total`` holds; a DatasetError when a kind has too few."""
+    counts = allocate(total, shares)
+    for kind, count in counts.items():
         if count > capacity(kind):
             raise DatasetError(
                 f"{NAME}: n = {n} needs {count} distinct '{kind.value}' items but only {capacity(kind)} exist; "
                 "lower spec.dataset.maxItems or the split sizes"
             )
+    return counts
+
+
+def check_word_ops_sizes(sizes: SplitSizes) -> None:
+    """A DatasetError unless :func:`word_ops_splits` can generate ``sizes`` (each kind has enough questions)."""
+    n_easy, n_hard = sizes.easy + sizes.val, sizes.hard_train + sizes.hard_test
+    _side_counts(n_easy, EASY_SHARES, n_easy + n_hard)
+    _side_counts(n_hard, HARD_SHARES, n_easy + n_hard)
+
+
+def check_word_ops_pool(n: int, hard_fraction: float = 0.5) -> None:
+    """A DatasetError unless :func:`generate_word_ops` can generate ``n`` questions."""
+    if n < 2:
+        raise DatasetError(f"{NAME}: n must be >= 2 (got {n}); raise spec.dataset.maxItems")
+    n_hard = round(n * hard_fraction)
+    _side_counts(n - n_hard, EASY_SHARES, n)
+    _side_counts(n_hard, HARD_SHARES, n)
+
+
+def _side_drafts(total: int, shares: dict[WordOpsKind, float], rng: np.random.Generator, n: int) -> list[_Draft]:
+    """``total`` distinct questions of one side (easy or hard), its kinds by ``shares``, in kind order."""
+    drafts: list[_Draft] = []
+    for kind, count in _side_counts(total, shares, n).items():
         low, high = DIFFICULTY_RANGES[kind]
         for index in rng.choice(capacity(kind), size=count, replace=False):
             operations, words = render(kind, int(index))
@@ -203,26 +227,15 @@ def generate_word_ops(n: int, seed: int, hard_fraction: float = 0.5) -> list[QAI
     Deterministic given ``(n, seed, hard_fraction)``. The easy and hard difficulty ranges do not
     overlap, so an easy-to-hard split of the items by difficulty puts every easy kind in the easy half.
     """
-    if n < 2:
-        raise DatasetError(f"{NAME}: n must be >= 2 (got {n}); raise spec.dataset.maxItems")
     if not 0.0 <= hard_fraction <= 1.0:
         raise DatasetError(f"{NAME}: hard_fraction must be in [0, 1] (got {hard_fraction}); pick e.g. 0.5")
+    check_word_ops_pool(n, hard_fraction)
     rng = np.random.default_rng(seed)
     n_hard = round(n * hard_fraction)
     return _items(_side_drafts(n - n_hard, EASY_SHARES, rng, n) + _side_drafts(n_hard, HARD_SHARES, rng, n), rng)
 
 
-@dataclass(frozen=True)
-class WordOpsSplits:
-    """The four splits of the task, generated to size: easy and val of easy kinds, the rest hard."""
-
-    easy: tuple[QAItem, ...]
-    val: tuple[QAItem, ...]
-    hard_train: tuple[QAItem, ...]
-    hard_test: tuple[QAItem, ...]
-
-
-def word_ops_splits(sizes: SplitSizes, seed: int) -> WordOpsSplits:
+def word_ops_splits(sizes: SplitSizes, seed: int) -> QASplits:
     """Exactly ``sizes`` items per split, all distinct, deterministic given ``seed``.
 
     Easy and val are drawn together from the easy kinds and cut apart, hard_train and hard_test
@@ -232,7 +245,7 @@ def word_ops_splits(sizes: SplitSizes, seed: int) -> WordOpsSplits:
     rng = np.random.default_rng(seed)
     easy_side = _items(_side_drafts(n_easy, EASY_SHARES, rng, n_easy + n_hard), rng)
     hard_side = _items(_side_drafts(n_hard, HARD_SHARES, rng, n_easy + n_hard), rng, start=n_easy)
-    return WordOpsSplits(
+    return QASplits(
         easy=tuple(easy_side[: sizes.easy]),
         val=tuple(easy_side[sizes.easy :]),
         hard_train=tuple(hard_side[: sizes.hard_train]),

@@ -151,6 +151,11 @@ def choose_rounds(val_brier: Sequence[float]) -> int:
         raise MethodError(
             f"val_brier: must be Brier scores in [0, 2] (got {scores.tolist()}); pass prefix_ensemble_brier(...)"
         )
+    return lowest_last(scores)
+
+
+def lowest_last(scores: npt.NDArray[np.float64]) -> int:
+    """The r (1-based) of the lowest score, ties (within `TIE_TOLERANCE`) to the larger r."""
     best = float(scores.min())
     return int(np.flatnonzero(scores <= best + TIE_TOLERANCE)[-1]) + 1
 

@@ -14,6 +14,10 @@ forward per learner per step over the whole batch, never per question. A questio
 from the batch (its rows leave every cache), so the others' outputs do not change and finished questions
 cost nothing. A learner whose weight is 0 (beside one with the whole weight) is never run.
 
+LoRA rounds of one replicate share one frozen base: their learners hold the same peft model, each with
+its own ``adapter`` name, which is activated before each of that learner's forwards (still one KV cache
+per learner); the base is loaded once (`ensemw2s.trainer.models.causal_lm.load_ensemble_learners`).
+
 `reference_ensemble_decode` computes the same thing slowly (per question, per learner, the whole prefix
 every step, no cache); the tests compare the two token for token.
 """
@@ -52,6 +56,8 @@ class EnsembleLearner:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     alpha: float | None
+    adapter: str | None = None
+    """The learner's adapter in ``model``, a peft model that other learners share (None: the whole model)."""
 
 
 @dataclass(frozen=True)
@@ -153,8 +159,8 @@ def reference_ensemble_decode(
             for _ in range(settings.max_new_tokens):
                 ids = torch.tensor([tokens])
                 logits = [
-                    _logits(model, ids, torch.ones_like(ids), torch.arange(len(tokens))[None], None)
-                    for model in plan.models
+                    _logits(model, ids, torch.ones_like(ids), torch.arange(len(tokens))[None], None, adapter)
+                    for model, adapter in zip(plan.models, plan.adapters, strict=True)
                 ]
                 probability, token = ensemble_distribution(logits, plan.weights)[0].max(dim=-1)
                 tokens.append(int(token))
@@ -247,6 +253,7 @@ class _Plan:
     """The checked inputs of one decoding: the learners worth running, their weights, prompts, stops."""
 
     models: tuple[PreTrainedModel, ...]
+    adapters: tuple[str | None, ...]
     weights: tuple[float, ...]
     prompts: tuple[tuple[int, ...], ...]
     stop: StopTokens
@@ -275,6 +282,7 @@ def _plan(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     return _Plan(
         models=models,
+        adapters=tuple(learners[index].adapter for index in running),
         weights=tuple(float(weights[index]) for index in running),
         prompts=prompts,
         stop=stop_tokens(tokenizer, [learner.model for learner in learners], settings),
@@ -294,7 +302,8 @@ def _decode_batch(plan: _Plan, prompts: Sequence[Sequence[int]], max_new_tokens:
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     caches = [DynamicCache(config=model.config) for model in plan.models]
     logits = [
-        _logits(model, input_ids, mask, positions, cache) for model, cache in zip(plan.models, caches, strict=True)
+        _logits(model, input_ids, mask, positions, cache, adapter)
+        for model, cache, adapter in zip(plan.models, caches, plan.adapters, strict=True)
     ]
     rows = torch.arange(len(prompts))  # batch row -> question in this chunk
     tokens: list[list[int]] = [[] for _ in prompts]
@@ -319,16 +328,28 @@ def _decode_batch(plan: _Plan, prompts: Sequence[Sequence[int]], max_new_tokens:
         mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=mask.dtype)], dim=1)
         step_positions = mask.sum(-1, keepdim=True) - 1
         logits = [
-            _logits(model, next_tokens[:, None], mask, step_positions, cache)
-            for model, cache in zip(plan.models, caches, strict=True)
+            _logits(model, next_tokens[:, None], mask, step_positions, cache, adapter)
+            for model, cache, adapter in zip(plan.models, caches, plan.adapters, strict=True)
         ]
     return [plan.answer(tokens[question], chosen[question]) for question in range(len(prompts))]
 
 
 def _logits(
-    model: PreTrainedModel, input_ids: Tensor, mask: Tensor, positions: Tensor, cache: DynamicCache | None
+    model: PreTrainedModel,
+    input_ids: Tensor,
+    mask: Tensor,
+    positions: Tensor,
+    cache: DynamicCache | None,
+    adapter: str | None = None,
 ) -> Tensor:
-    """The next-token logits after the last column, shape (batch, vocabulary); ``cache`` grows in place."""
+    """The next-token logits after the last column, shape (batch, vocabulary); ``cache`` grows in place.
+
+    ``adapter`` is activated first (a peft model shared by several learners); peft's forward passes the
+    cache and the other keywords on to the base model, whose signature decides their names.
+    """
+    if adapter is not None:
+        shared: Any = model
+        shared.set_adapter(adapter, inference_mode=True)
     device = _device(model)
     arguments: dict[str, Any] = {
         "input_ids": input_ids.to(device),
@@ -350,8 +371,12 @@ _FORWARD_KEYWORDS: dict[type[PreTrainedModel], frozenset[str]] = {}
 
 
 def _forward_keywords(model: PreTrainedModel) -> frozenset[str]:
-    """transformers renamed ``past_key_values`` to ``cache`` within 5.x: ask the signature (once per class)."""
-    model_class = type(model)
+    """transformers renamed ``past_key_values`` to ``cache`` within 5.x: ask the signature (once per class).
+
+    A peft model's forward takes ``**kwargs`` for its base model: the base model's signature counts.
+    """
+    base = getattr(model, "get_base_model", None)
+    model_class = type(base() if callable(base) else model)
     if model_class not in _FORWARD_KEYWORDS:
         _FORWARD_KEYWORDS[model_class] = frozenset(inspect.signature(model_class.forward).parameters)
     return _FORWARD_KEYWORDS[model_class]
@@ -399,6 +424,7 @@ def _ids(value: int | Sequence[int] | None) -> list[int]:
 @contextmanager
 def _inference(models: Sequence[PreTrainedModel]) -> Iterator[None]:
     """Eval mode (no dropout) and no autograd while decoding; each model's training flag comes back after."""
+    models = list({id(model): model for model in models}.values())  # LoRA learners share one model
     training = [model.training for model in models]
     for model in models:
         model.train(False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRIntervals, PGRs, SeedResults
+from ensemw2s.spec.results import Accuracies, ExperimentResults, Metric, PGRIntervals, PGRs, SeedResults
 from ensemw2s.trainer.method.effects import summarise_effects
 from ensemw2s.trainer.method.errors import MethodError
 from ensemw2s.trainer.method.intervals import HardTestOutcomes
@@ -30,6 +30,7 @@ def experiment_results(
     weak_model: str | None = None,
     strong_model: str | None = None,
     notes: Sequence[str] = (),
+    metric: Metric = Metric.ACCURACY,
 ) -> ExperimentResults:
     """All seeds of one experiment with their effects, mean accuracies, PGRs and intervals.
 
@@ -49,6 +50,7 @@ def experiment_results(
         mean_pgr, mean_interval = pgrs_with_intervals(outcomes)
     return ExperimentResults(
         experiment=experiment,
+        metric=metric,
         weak_model=weak_model,
         strong_model=strong_model,
         seeds=list(seeds),

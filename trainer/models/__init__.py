@@ -1,5 +1,6 @@
-"""Models: presets, offline word-level tokenizers, classifiers with a common interface, and loading."""
+"""Models: presets, offline word-level tokenizers, classifiers with a common interface, causal LMs, and loading."""
 
+from .causal_lm import LoadedCausalLM, load_causal_lm, load_ensemble_learners
 from .classifier import Classifier, LastTokenClassifier, SequenceClassifier, last_token_positions
 from .errors import ModelError
 from .loading import LoadedClassifier, load_classifier, load_tokenizer, resolve_head
@@ -11,6 +12,7 @@ __all__ = [
     "BoundaryToken",
     "Classifier",
     "LastTokenClassifier",
+    "LoadedCausalLM",
     "LoadedClassifier",
     "ModelError",
     "ModelPreset",
@@ -20,7 +22,9 @@ __all__ = [
     "build_word_tokenizer",
     "find_preset",
     "last_token_positions",
+    "load_causal_lm",
     "load_classifier",
+    "load_ensemble_learners",
     "load_tokenizer",
     "preset_names",
     "resolve_head",

@@ -12,3 +12,10 @@ from ensemw2s.spec.errors import FieldError
 
 class ModelError(FieldError):
     """A model could not be resolved, built, loaded or saved (permanent, as every ``FieldError``)."""
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's first line, at most 160 characters: what a message quotes of a library's error."""
+    text = str(error).strip().splitlines()
+    line = text[0] if text else type(error).__name__
+    return line if len(line) <= 160 else line[:157] + "..."

@@ -34,13 +34,13 @@ from transformers.models.auto.modeling_auto import (
 )
 
 from .classifier import CLASSIFIER_FILE, Classifier, LastTokenClassifier, SequenceClassifier, read_header
-from .errors import ModelError
+from .errors import ModelError, first_line
 from .lora import AdapterBase, adapter_base, load_adapted, save_adapted
 from .presets import ModelPreset, TokenizerKind, find_preset, preset_names
 from .tokenizer import build_word_tokenizer
 
 SOURCE_FILE = "source.json"
-_DAMAGED_FILE_ERRORS = (SafetensorError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, RuntimeError)
+DAMAGED_FILE_ERRORS = (SafetensorError, json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError, RuntimeError)
 """What reading a damaged local model raises (safetensors, JSON, pickle or truncated reads), never shown bare."""
 
 
@@ -129,11 +129,11 @@ def load_tokenizer(model: str, corpus: Sequence[str] | None, *, field: str = "mo
     except OSError as error:
         raise ModelError(
             field,
-            f"cannot load the tokenizer of {model!r} ({_first_line(error)})",
+            f"cannot load the tokenizer of {model!r} ({first_line(error)})",
             None,
             "check the id, the path and the network, or use a preset",
         ) from error
-    _set_padding(tokenizer, source, field)
+    set_padding(tokenizer, source, field)
     return tokenizer
 
 
@@ -170,7 +170,7 @@ def _load_preset(
     tokenizer: PreTrainedTokenizerBase | None = None,
 ) -> LoadedClassifier:
     if preset.weights is not None:
-        with _quiet_load_report():
+        with quiet_load_report():
             loaded = _from_pretrained(str(preset.weights()), num_labels, head, field, preset=preset)
         return LoadedClassifier(loaded.model, loaded.tokenizer, preset.name)
     assert preset.tokenizer is TokenizerKind.WORD_LEVEL and preset.config_factory is not None
@@ -193,9 +193,21 @@ def _build_from_config(config: PretrainedConfig, num_labels: int, head: HeadKind
 
 
 def _load_reference(model: str, num_labels: int, head: HeadKind, field: str) -> LoadedClassifier:
+    source = resolve_reference(model, field)
+    if isinstance(source, Path):
+        return _load_directory(model, source, num_labels, head, field)
+    return _from_pretrained(source, num_labels, head, field)
+
+
+def resolve_reference(model: str, field: str) -> Path | str:
+    """A model reference that is not a preset: an existing local directory (a Path) or a hub id (a str).
+
+    A file, a missing local directory and a string that cannot be a hub id are refused here, with the
+    presets named, before anything is downloaded.
+    """
     path = model_path(model) or Path(model).expanduser()
     if path.is_dir():
-        return _load_directory(model, path, num_labels, head, field)
+        return path
     if path.exists():
         raise ModelError(
             field,
@@ -207,26 +219,34 @@ def _load_reference(model: str, num_labels: int, head: HeadKind, field: str) -> 
         raise ModelError(field, "local directory does not exist", model, "check the path")
     if hub_id_problem(model) is not None:
         raise ModelError(field, _not_found(model), None, "use a preset, a directory or an org/name hub id")
-    return _from_pretrained(model, num_labels, head, field)
+    return model
 
 
 def _load_directory(model: str, path: Path, num_labels: int, head: HeadKind, field: str) -> LoadedClassifier:
     """A saved classifier or a ``save_pretrained`` directory; a damaged file is named, never a bare exception."""
+    with readable_directory(model, path, field):
+        if (path / CLASSIFIER_FILE).is_file():
+            return _load_saved(path, num_labels, field)
+        return _from_pretrained(str(path), num_labels, head, field)
+
+
+@contextmanager
+def readable_directory(model: str, path: Path, field: str) -> Iterator[None]:
+    """Refuse a local model directory that preflight finds damaged, and name a file that fails to read
+    inside the block (safetensors, JSON, pickle or a truncated read), never a bare exception."""
     from ..preflight import model_directory_problems
 
     damaged = [p for p in model_directory_problems(field, model, path) if p.severity is Severity.ERROR]
     if damaged:
         raise ModelError(field, "\n".join([damaged[0].message, *(str(p) for p in damaged[1:])]))
     try:
-        if (path / CLASSIFIER_FILE).is_file():
-            return _load_saved(path, num_labels, field)
-        return _from_pretrained(str(path), num_labels, head, field)
+        yield
     except ModelError:
         raise
-    except _DAMAGED_FILE_ERRORS as error:
+    except DAMAGED_FILE_ERRORS as error:
         raise ModelError(
             field,
-            f"cannot read the model in {str(path)!r} ({_first_line(error)})",
+            f"cannot read the model in {str(path)!r} ({first_line(error)})",
             None,
             "a file in the directory is damaged or incomplete: download or save the model again",
         ) from error
@@ -239,12 +259,6 @@ def _not_found(model: str) -> str:
     )
     close = difflib.get_close_matches(model, preset_names(), n=1)
     return f"{message}; did you mean {close[0]!r}?" if close else message
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    line = text[0] if text else type(error).__name__
-    return line if len(line) <= 160 else line[:157] + "..."
 
 
 def _load_saved(directory: Path, num_labels: int, field: str) -> LoadedClassifier:
@@ -262,7 +276,7 @@ def _load_saved(directory: Path, num_labels: int, field: str) -> LoadedClassifie
 
 
 @contextmanager
-def _quiet_load_report() -> Iterator[None]:
+def quiet_load_report() -> Iterator[None]:
     """Hide transformers' load report and progress bar while a pretrained preset loads.
 
     For a preset the report carries no news: the head is new on purpose, and a truncated preset leaves
@@ -280,6 +294,30 @@ def _quiet_load_report() -> Iterator[None]:
             transformers.logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
+def read_pretrained(source: str, field: str) -> tuple[PretrainedConfig, PreTrainedTokenizerBase]:
+    """The config and tokenizer (padding set) of a directory or hub id; a failed load names the id, the
+    network and the offline presets."""
+    try:
+        config = AutoConfig.from_pretrained(source)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except OSError as error:
+        bare_and_close = "/" not in source and difflib.get_close_matches(source, preset_names(), n=1)
+        rule = (
+            _not_found(source)
+            if bare_and_close
+            else f"cannot load {source!r} from the Hugging Face Hub or its cache ({first_line(error)})"
+        )
+        raise ModelError(
+            field,
+            rule,
+            None,
+            "check the id and the network, or pre-fill the HF cache (HF_HOME) and set HF_HUB_OFFLINE=1; "
+            f"offline presets: {', '.join(preset_names())}",
+        ) from error
+    set_padding(tokenizer, source, field)
+    return config, tokenizer
+
+
 def _from_pretrained(
     source: str, num_labels: int, head: HeadKind, field: str, *, preset: ModelPreset | None = None
 ) -> LoadedClassifier:
@@ -289,29 +327,12 @@ def _from_pretrained(
     fills it from the checkpoint's matching keys (embeddings, layers 0..k-1, pooler), leaving the rest
     unused, so the truncated model is exactly the pretrained prefix.
     """
-    try:
-        config = AutoConfig.from_pretrained(source)
-        tokenizer = AutoTokenizer.from_pretrained(source)
-    except OSError as error:
-        bare_and_close = "/" not in source and difflib.get_close_matches(source, preset_names(), n=1)
-        rule = (
-            _not_found(source)
-            if bare_and_close
-            else f"cannot load {source!r} from the Hugging Face Hub or its cache ({_first_line(error)})"
-        )
-        raise ModelError(
-            field,
-            rule,
-            None,
-            "check the id and the network, or pre-fill the HF cache (HF_HOME) and set HF_HUB_OFFLINE=1; "
-            f"offline presets: {', '.join(preset_names())}",
-        ) from error
+    config, tokenizer = read_pretrained(source, field)
     overrides = _truncation(preset, config, field) if preset is not None else {}
     for name, value in overrides.items():
         setattr(config, name, value)
     if head is HeadKind.AUTO:
         head = resolve_head(config, source, field)
-    _set_padding(tokenizer, source, field)
     classifier: Classifier
     if head is HeadKind.LAST_TOKEN:
         backbone = AutoModel.from_pretrained(source, config=config, dtype=torch.float32)
@@ -358,7 +379,7 @@ def resolve_head(config: PretrainedConfig, source: str, field: str) -> HeadKind:
     )
 
 
-def _set_padding(tokenizer: PreTrainedTokenizerBase, source: str, field: str) -> None:
+def set_padding(tokenizer: PreTrainedTokenizerBase, source: str, field: str) -> None:
     """Right padding; models without a pad token (GPT-2 family) pad with EOS (the mask decides)."""
     tokenizer.padding_side = "right"
     if tokenizer.pad_token is not None:

@@ -29,11 +29,12 @@ import torch
 from ensemw2s.spec import HeadKind
 from ensemw2s.spec.experiment import ALL_LINEAR, Lora
 from safetensors.torch import load_file, save_file
+from torch import nn
 from transformers import PreTrainedTokenizerBase
 from transformers.pytorch_utils import Conv1D
 
 from .classifier import CLASSIFIER_FILE, FORMAT_VERSION, Classifier, LastTokenClassifier
-from .errors import ModelError
+from .errors import ModelError, first_line
 
 if TYPE_CHECKING:
     from .loading import LoadedClassifier
@@ -79,32 +80,42 @@ def load_trainable(
 
 def add_lora(classifier: Classifier, lora: Lora, seed: int, *, field: str) -> None:
     """Freeze ``classifier``'s backbone and wrap it with fresh adapters (initialised from ``seed``)."""
-    from peft import LoraConfig, TaskType, get_peft_model
-
     if classifier.adapted:
         raise ModelError(field, "already carries LoRA adapters", None, "add adapters to a fresh classifier once")
-    body = classifier.body
+    task = "FEATURE_EXTRACTION" if isinstance(classifier, LastTokenClassifier) else "SEQ_CLS"
+    classifier.replace_body(wrap_with_lora(classifier.body, lora, task, seed, field=field))
+
+
+def wrap_with_lora(module: nn.Module, lora: Lora, task: str, seed: int, *, field: str) -> nn.Module:
+    """``module`` frozen under fresh adapters (peft's ``get_peft_model``), initialised from ``seed``.
+
+    ``task`` is peft's ``TaskType`` name: ``CAUSAL_LM`` for a language model, ``FEATURE_EXTRACTION`` or
+    ``SEQ_CLS`` for a classifier's body. GPT-2's transposed linears (``Conv1D``) are found and flagged.
+    """
+    from peft import LoraConfig, TaskType, get_peft_model
+
     targets: str | list[str] = ALL_LINEAR if lora.target_modules == [ALL_LINEAR] else list(lora.target_modules)
     config = LoraConfig(
-        task_type=TaskType.FEATURE_EXTRACTION if isinstance(classifier, LastTokenClassifier) else TaskType.SEQ_CLS,
+        task_type=TaskType[task],
         r=lora.r,
         lora_alpha=lora.alpha,  # type: ignore[arg-type]  # annotated int; peft scales by alpha / r, floats too
         lora_dropout=lora.dropout,
         target_modules=targets,
-        fan_in_fan_out=any(isinstance(module, Conv1D) for module in body.modules()),  # GPT-2's transposed linears
+        fan_in_fan_out=any(isinstance(part, Conv1D) for part in module.modules()),  # GPT-2's transposed linears
     )
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         torch.manual_seed(seed)
         warnings.simplefilter("ignore", FutureWarning)  # transformers' deprecations, peft's to fix
         try:
-            classifier.replace_body(get_peft_model(body, config))
+            wrapped: nn.Module = get_peft_model(module, config)
         except ValueError as error:
             raise ModelError(
                 f"{field.rsplit('.', 1)[0]}.lora.targetModules" if "." in field else "lora.targetModules",
-                f"matches no layer peft can adapt ({_first_line(error)})",
+                f"matches no layer peft can adapt ({first_line(error)})",
                 lora.target_modules,
                 f"name modules of the model (c_attn for GPT-2; query, value for BERT) or [{ALL_LINEAR}]",
             ) from error
+    return wrapped
 
 
 def trainable_parameters(classifier: Classifier) -> int:
@@ -168,9 +179,3 @@ def load_adapted(directory: Path, header: dict[str, Any], tokenizer: PreTrainedT
     if isinstance(classifier, LastTokenClassifier):
         classifier.score.load_state_dict(load_file(str(directory / HEAD_FILE)))
     return LoadedClassifier(classifier.eval(), loaded.tokenizer, loaded.preset_name, base)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    return line if len(line) <= 160 else line[:157] + "..."

@@ -55,6 +55,7 @@ class ModelPreset:
     max_positions: int = 512
     weights: Callable[[], Path] | None = None  # a directory with pretrained weights and tokenizer
     layers: int | None = None  # keep only the first `layers` pretrained transformer layers (None: all)
+    causal_lm: bool = False  # a decoder that can generate (task: generation); encoders cannot
 
     @property
     def pretrained(self) -> bool:
@@ -116,6 +117,7 @@ _PRESETS: tuple[ModelPreset, ...] = (
         description="2-layer GPT-2 (d=64), random init, word-level tokenizer built from the corpus",
         config_factory=_tiny_gpt2,
         boundary=BoundaryToken.EOS_LAST,
+        causal_lm=True,
     ),
     ModelPreset(
         name="tiny-strong",
@@ -160,6 +162,7 @@ _PRESETS: tuple[ModelPreset, ...] = (
         "package's GGUF, dequantised once into a cached safetensors folder",
         weights=smollm2_weights,
         max_positions=8192,
+        causal_lm=True,
     ),
 )
 

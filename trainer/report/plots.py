@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from ensemw2s.spec.results import ExperimentResults
+from ensemw2s.spec.results import ExperimentResults, Metric, PrefixAccuracy
 from ensemw2s.trainer.files import write_atomically
 from ensemw2s.trainer.method.intervals import mean_interval
 
@@ -38,7 +38,7 @@ def plot_accuracy_by_round(results: ExperimentResults, path: Path) -> Path:
         series = (
             [prefix.val for prefix in seed.prefix],
             [prefix.hard_test for prefix in seed.prefix],
-            [np.nan if prefix.val_brier is None else prefix.val_brier for prefix in seed.prefix],
+            [_criterion(prefix) for prefix in seed.prefix],
         )
         for panel, values in zip(panels, series, strict=True):
             panel.plot(r, values, marker="o", color=color, label=f"seed {seed.seed}")
@@ -46,7 +46,9 @@ def plot_accuracy_by_round(results: ExperimentResults, path: Path) -> Path:
             if seed.chosen_round in r:
                 chosen = r.index(seed.chosen_round)
                 panel.plot(r[chosen], values[chosen], marker="*", markersize=14, color=color)
-    titles = ("accuracy on val (easy side)", "accuracy on hard-test", "val Brier score (chooses r; lower is better)")
+    metric = results.metric.label
+    criterion = "val Brier score" if results.metric is Metric.ACCURACY else "val answer-token log-loss"
+    titles = (f"{metric} on val (easy side)", f"{metric} on hard-test", f"{criterion} (chooses r; lower is better)")
     for panel, title in zip(panels, titles, strict=True):
         panel.set_title(title, fontsize="medium")
         panel.set_xlabel("r (learners in the ensemble)")
@@ -55,7 +57,7 @@ def plot_accuracy_by_round(results: ExperimentResults, path: Path) -> Path:
             panel.text(0.5, 0.5, "no per-round data", ha="center", va="center", transform=panel.transAxes)
         elif panel.xaxis.get_major_locator() is not None:
             panel.xaxis.get_major_locator().set_params(integer=True)
-    panels[0].set_ylabel("accuracy")
+    panels[0].set_ylabel(metric)
     if drawn:
         handles, labels = panels[0].get_legend_handles_labels()
         figure.legend(
@@ -68,6 +70,12 @@ def plot_accuracy_by_round(results: ExperimentResults, path: Path) -> Path:
         )
     figure.suptitle(results.experiment)
     return _save(figure, path)
+
+
+def _criterion(prefix: PrefixAccuracy) -> float:
+    """The value r was chosen by: the Brier score (classification) or the answer-token log-loss (generation)."""
+    value = prefix.val_brier if prefix.val_brier is not None else prefix.val_log_loss
+    return np.nan if value is None else value
 
 
 def plot_accuracies(results: ExperimentResults, path: Path) -> Path:
@@ -110,7 +118,7 @@ def plot_accuracies(results: ExperimentResults, path: Path) -> Path:
         axes.text(float(position), low + 0.005, label, ha="center", va="bottom", fontsize="small")
     axes.set_xticks(positions, ACCURACY_LABELS)
     axes.set_ylim(low, high + 0.02)
-    axes.set_ylabel("hard-test accuracy")
+    axes.set_ylabel(f"hard-test {results.metric.label}")
     axes.set_title(
         f"{results.experiment}: mean over {len(results.seeds)} seeds (red: 95% interval; dots: seeds)",
         fontsize="medium",

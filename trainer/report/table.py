@@ -9,7 +9,7 @@ from ensemw2s.spec.results_text import describe_effect, format_accuracy, format_
 
 NOT_APPLICABLE = "-"
 PGR_NOTE = (
-    "Hard-test accuracy. PGR = (student - supervisor) / (ceiling - supervisor) with a 95% bootstrap interval "
+    "Hard-test {metric}. PGR = (student - supervisor) / (ceiling - supervisor) with a 95% bootstrap interval "
     "(hard-test items, and seeds for the mean); n/a when the ceiling-supervisor gap is inside the test set's noise."
 )
 
@@ -24,7 +24,7 @@ def results_table(results: ExperimentResults) -> str:
     lines += accuracy_table(
         results.mean, results.mean_pgr, "weak ensemble (r chosen per seed)", results.mean_pgr_interval
     )
-    lines += ["", PGR_NOTE, ""]
+    lines += ["", PGR_NOTE.format(metric=results.metric.label), ""]
     lines += ["## Effects", ""]
     lines += [
         "Each effect is a strict comparison on hard-test: the mean paired difference over seeds with a 95% "

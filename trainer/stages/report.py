@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from ensemw2s.spec import Stage, StageKind, StrongVariant
-from ensemw2s.spec.results import SeedResults
+from ensemw2s.spec import Stage, StageKind, StrongVariant, Task
+from ensemw2s.spec.results import Metric, SeedResults
 
 from ..method import HardTestOutcomes, above_chance, experiment_results, seed_results
 from ..report.write import REPORT_MD, RESULTS_JSON, report_markdown, write_report
@@ -29,16 +29,23 @@ def _student_accuracy(context: StageContext, variant: StrongVariant, seed: int) 
     return context.strong(variant, seed).read_model(STUDENT_FILE, StudentRecord).accuracy
 
 
+def _trained_students(context: StageContext, seed: int) -> dict[StrongVariant, str]:
+    return {variant: field for variant, field in STUDENT_FIELDS.items() if _trained(context, variant, seed)}
+
+
 def hard_test_outcomes(context: StageContext, seed: int) -> HardTestOutcomes:
     """Which hard-test items each model of ``seed`` got right (the bootstrap's input)."""
+    if context.spec.task is Task.GENERATION:
+        from .generation.outcomes import generation_outcomes
+
+        return generation_outcomes(context, seed, _trained_students(context, seed))
     labels = PreparedData(context.input(Stage(StageKind.PREPARE, seed))).labels["hard_test"]
     scores = {
         "weak": context.weak_round(0, seed).read_arrays(PREDICTIONS_FILE, "hard_test")["hard_test"],
         "weak_ensemble": context.aggregated(seed).read_arrays(ENSEMBLE_FILE, "hard_test")["hard_test"],
     }
-    for variant, field in STUDENT_FIELDS.items():
-        if _trained(context, variant, seed):
-            scores[field] = context.strong(variant, seed).read_arrays(STUDENT_PREDICTIONS, "hard_test")["hard_test"]
+    for variant, field in _trained_students(context, seed).items():
+        scores[field] = context.strong(variant, seed).read_arrays(STUDENT_PREDICTIONS, "hard_test")["hard_test"]
     return HardTestOutcomes({name: np.argmax(probs, axis=1) == labels for name, probs in scores.items()})
 
 
@@ -58,6 +65,10 @@ def seed_results_from_store(context: StageContext, seed: int, outcomes: HardTest
 def answerability_notes(context: StageContext, seed: int, outcomes: HardTestOutcomes) -> list[str]:
     """Plain-language notes when this seed cannot answer the question the experiment asks."""
     spec = context.spec
+    if spec.task is Task.GENERATION:
+        from .generation.outcomes import generation_notes
+
+        return generation_notes(context, seed, outcomes)
     data = PreparedData(context.input(Stage(StageKind.PREPARE, seed)))
     notes = [
         f"the {name.replace('_', '-')} split has one class only ({int(data.labels[name][0])}): accuracies on it "
@@ -86,8 +97,14 @@ def run(context: StageContext) -> StageResult:
     spec = context.spec
     outcomes = [hard_test_outcomes(context, seed) for seed in spec.seeds]
     seeds = [seed_results_from_store(context, seed, o) for seed, o in zip(spec.seeds, outcomes, strict=True)]
+    metric = Metric.EXACT_MATCH if spec.task is Task.GENERATION else Metric.ACCURACY
     results = experiment_results(
-        context.manifest.name, seeds, outcomes, weak_model=spec.weak.model, strong_model=spec.strong.model
+        context.manifest.name,
+        seeds,
+        outcomes,
+        weak_model=spec.weak.model,
+        strong_model=spec.strong.model,
+        metric=metric,
     )
     write_report(results, context.workspace.directory)
     # The newest report also sits at the experiment's root, where users look first; its figure links

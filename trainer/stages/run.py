@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from ensemw2s.spec import SHORT_NAMES, ExperimentManifest, Stage, StageKind, StageSummary, build_stage_graph
+from ensemw2s.spec import SHORT_NAMES, ExperimentManifest, Stage, StageKind, StageSummary, Task, build_stage_graph
 from ensemw2s.spec.contract import ANNOTATION_REDO
 
 from ..errors import MissingInput, StageFailed, TrainerError, is_permanent
@@ -29,11 +29,16 @@ _MODULES = {
     StageKind.STRONG: "strong",
     StageKind.REPORT: "report",
 }
+_GENERATION_PACKAGE = "generation"
+"""Where the generation task's stages live (one module per kind, the same names); the report is shared."""
 
 
-def stage_function(kind: StageKind) -> StageFunction:
-    """The stage's implementation, imported lazily (only the stages that run load torch)."""
-    module = importlib.import_module(f"{__package__}.{_MODULES[kind]}")
+def stage_function(kind: StageKind, task: Task = Task.CLASSIFICATION) -> StageFunction:
+    """The stage's implementation for ``task``, imported lazily (only the stages that run load torch)."""
+    name = _MODULES[kind]
+    if task is Task.GENERATION and kind is not StageKind.REPORT:
+        name = f"{_GENERATION_PACKAGE}.{name}"
+    module = importlib.import_module(f"{__package__}.{name}")
     function: StageFunction = module.run
     return function
 
@@ -122,7 +127,7 @@ def _call_stage_function(context: StageContext) -> StageResult:
     worded with the project's formula (every permanent error), ``Type: message`` for an unexpected one."""
     name = context.stage.name
     try:
-        return stage_function(context.stage.kind)(context)
+        return stage_function(context.stage.kind, context.spec.task)(context)
     except DamagedArtifact as exc:
         raise DamagedInput(name, exc) from exc
     except TrainerError:

@@ -1,6 +1,9 @@
-"""Training: encoded texts, the run config, losses, the accelerate training loop and batched inference."""
+"""Training: encoded texts and answers, the run config, losses, the accelerate training loop (classifiers and
+causal LMs) and batched inference."""
 
+from .answer_encoding import EncodedAnswers, encode_answers, encode_questions
 from .batching import BatchPlan, MicroBatch, PlanSampler, epoch_batches, resample_indices, step_micro_batches
+from .causal_lm_loop import train_causal_lm
 from .checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .encoding import EncodedTexts, TokenBatch, encode_texts
@@ -19,13 +22,16 @@ from .losses import (
 )
 from .predict import predict_proba
 from .runtime import available_cpus, resolve_mixed_precision, set_threads, stage_accelerator
+from .teacher_forcing import TeacherForced, teacher_forced
 
 __all__ = [
     "BatchPlan",
+    "EncodedAnswers",
     "EncodedTexts",
     "MicroBatch",
     "PlanSampler",
     "ProgressEvent",
+    "TeacherForced",
     "TokenBatch",
     "TrainConfig",
     "TrainReport",
@@ -33,6 +39,8 @@ __all__ = [
     "TrainingError",
     "TrainingExamples",
     "available_cpus",
+    "encode_answers",
+    "encode_questions",
     "encode_texts",
     "epoch_batches",
     "example_loss_scales",
@@ -54,5 +62,7 @@ __all__ = [
     "soft_cross_entropy",
     "stage_accelerator",
     "step_micro_batches",
+    "teacher_forced",
+    "train_causal_lm",
     "train_classifier",
 ]

@@ -55,8 +55,9 @@ def _as_is(batch: Any) -> Any:
     return batch
 
 
-def plan_loader(examples: TrainingExamples, sampler: PlanSampler) -> DataLoader[TrainingBatch]:
-    """A DataLoader over ``examples`` in the plan's order (in-process: fetching is a gather and a pad)."""
+def plan_loader(examples: Dataset[Any], sampler: PlanSampler) -> DataLoader[Any]:
+    """A DataLoader over ``examples`` (a dataset whose ``__getitems__`` takes a `MicroBatch`) in the plan's
+    order (in-process: fetching is a gather and a pad)."""
     return DataLoader(
         examples,
         batch_sampler=sampler,  # type: ignore[arg-type]  # yields MicroBatch keys, which __getitems__ takes

@@ -1,4 +1,8 @@
-"""``train_classifier``: fine-tune a classifier on soft labels, with optional example weights.
+"""The training loop, written once: ``train_classifier`` here, ``train_causal_lm`` (`.causal_lm`) on it.
+
+An :class:`Objective` says what a run trains for (the examples the batch plan draws from and the loss of
+one micro-batch); :func:`run_training` does the rest for every objective. ``train_classifier`` fine-tunes a
+classifier on soft labels, with optional example weights.
 
 A plain loop on ``accelerate`` (CPU here, one or more GPUs or CPU processes on clusters; bf16 autocast
 when supported): the deterministic batch plan is the prepared DataLoader's batch sampler, gradients are
@@ -19,13 +23,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from accelerate import Accelerator
 from ensemw2s.spec import SampleWeighting, Schedule, StudentLoss
+from torch import Tensor, nn
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import Dataset
 
 from ..metrics import record_training
 from ..models.classifier import Classifier
@@ -33,7 +40,7 @@ from .batching import BatchPlan, PlanSampler, resample_indices
 from .checkpoint import Fingerprint, restore_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .encoding import EncodedTexts
-from .loader import TrainingExamples, plan_loader
+from .loader import TrainingBatch, TrainingExamples, plan_loader
 from .losses import example_loss_scales, logconf_alpha, logconf_targets, per_example_cross_entropy, scaled_batch_loss
 from .runtime import check_stage_accelerator, set_threads, stage_accelerator
 from .validation import check_inputs, run_fingerprint
@@ -68,7 +75,42 @@ def _lr_factor(schedule: Schedule, total_steps: int) -> Callable[[int], float]:
     return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
 
 
-def _adamw(classifier: Classifier, config: TrainConfig, device: torch.device) -> AdamW:
+class Objective(Protocol):
+    """What one run trains for: the examples its batch plan draws from, and one micro-batch's loss.
+
+    ``loss`` returns this process's share of the step's loss (``share``: the step's examples over all
+    processes and micro-batches, divided by processes x accumulation; see the module docstring);
+    ``counted_tokens`` the micro-batch's non-padding tokens (0 for a filler), as a tensor (no host sync).
+    """
+
+    @property
+    def examples(self) -> Dataset[Any]: ...
+
+    def loss(self, model: nn.Module, batch: Any, step: int, total_steps: int, share: float) -> Tensor: ...
+
+    def counted_tokens(self, batch: Any) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class _ClassifierObjective:
+    """Soft-target cross-entropy (or logconf), each example scaled (see losses.py)."""
+
+    examples: TrainingExamples
+    config: TrainConfig
+
+    def loss(self, model: nn.Module, batch: TrainingBatch, step: int, total_steps: int, share: float) -> Tensor:
+        logits = model(batch.input_ids, batch.attention_mask)
+        soft = batch.targets
+        if self.config.loss is StudentLoss.LOGCONF:
+            alpha = logconf_alpha(step, total_steps, self.config.logconf_max_alpha, self.config.logconf_warmup_frac)
+            soft = logconf_targets(logits, soft, alpha)
+        return scaled_batch_loss(per_example_cross_entropy(logits, soft), batch.scales, share)
+
+    def counted_tokens(self, batch: TrainingBatch) -> Tensor:
+        return (batch.attention_mask.sum(dim=1) * (batch.scales != 0)).sum()
+
+
+def _adamw(classifier: nn.Module, config: TrainConfig, device: torch.device) -> AdamW:
     """AdamW with the fused update where torch has it (CUDA; CPU from torch 2.4): one kernel for all
     parameters. On CPU it updates a pretrained model's 30k-row embedding table about 8x faster than the
     per-tensor loop, which halves a MiniLM student's step time."""
@@ -101,6 +143,20 @@ def train_classifier(
     ``on_progress`` is called on the main process only.
     """
     check_inputs(classifier, encoded, targets, config, sample_weights)
+
+    def train(accelerator: Accelerator, directory: Path | None) -> TrainReport:
+        return _train(accelerator, classifier, encoded, targets, config, sample_weights, directory, on_progress)
+
+    return with_stage_accelerator(config, accelerator, checkpoint_dir, train)
+
+
+def with_stage_accelerator(
+    config: TrainConfig,
+    accelerator: Accelerator | None,
+    checkpoint_dir: Path | str | None,
+    train: Callable[[Accelerator, Path | None], TrainReport],
+) -> TrainReport:
+    """Run ``train`` on the stage's accelerator (or an own one), releasing what the run prepared after."""
     set_threads(config.threads)
     borrowed = accelerator is not None
     if accelerator is None:
@@ -110,7 +166,7 @@ def train_classifier(
         accelerator.gradient_accumulation_steps = config.grad_accum
     try:
         directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        return _train(accelerator, classifier, encoded, targets, config, sample_weights, directory, on_progress)
+        return train(accelerator, directory)
     finally:
         if borrowed or accelerator.device.type != "cpu":
             # Lets go of this run's prepared objects (the next run of the stage saves and loads only its
@@ -137,19 +193,38 @@ def _train(
     plan = BatchPlan(
         pool, encoded.lengths.numpy(), config.batch_size, config.epochs, config.seed, config.group_by_length
     )
-    total, processes, accumulation = plan.total_steps, accelerator.num_processes, config.grad_accum
+    total, processes = plan.total_steps, accelerator.num_processes
     # weighted_loss: item i's loss is scaled by N w_i / sum(w), and every batch takes the plain mean: an
     # unbiased estimate of AdaBoost's objective sum_i w_i CE_i (see losses.py).
     weighted = config.sample_weighting is SampleWeighting.WEIGHTED_LOSS and sample_weights is not None
     scales = example_loss_scales(torch.as_tensor(sample_weights)) if weighted else None
     examples = TrainingExamples(encoded, torch.as_tensor(targets, dtype=torch.float32), scales)
-    optimizer = _adamw(classifier, config, accelerator.device)
+    fingerprint = run_fingerprint(encoded, targets, config, sample_weights, total, processes)
+    objective = _ClassifierObjective(examples, config)
+    return run_training(accelerator, classifier, objective, plan, config, fingerprint, checkpoint_dir, on_progress)
+
+
+def run_training(
+    accelerator: Accelerator,
+    network: nn.Module,
+    objective: Objective,
+    plan: BatchPlan,
+    config: TrainConfig,
+    fingerprint: Fingerprint,
+    checkpoint_dir: Path | None,
+    on_progress: Callable[[ProgressEvent], None] | None,
+) -> TrainReport:
+    """The loop every objective shares: prepare, resume, accumulate, clip, step, log, checkpoint.
+
+    ``network`` is trained in place and left in eval mode; the caller seeded torch with ``config.seed``.
+    """
+    total, processes, accumulation = plan.total_steps, accelerator.num_processes, config.grad_accum
+    optimizer = _adamw(network, config, accelerator.device)
     scheduler = LambdaLR(optimizer, _lr_factor(config.schedule, total))
     model, optimizer, loader, scheduler = accelerator.prepare(
-        classifier, optimizer, plan_loader(examples, PlanSampler(plan, processes, accumulation)), scheduler
+        network, optimizer, plan_loader(objective.examples, PlanSampler(plan, processes, accumulation)), scheduler
     )
 
-    fingerprint: Fingerprint = run_fingerprint(encoded, targets, config, sample_weights, total, processes)
     start = restore_checkpoint(accelerator, checkpoint_dir, fingerprint) if checkpoint_dir is not None else 0
     batches = accelerator.skip_first_batches(loader, start * accumulation) if start else loader
     model.train()
@@ -160,20 +235,15 @@ def _train(
     began = time.perf_counter()
     for batch in batches:
         with accelerator.accumulate(model):
-            logits = model(batch.input_ids, batch.attention_mask)
-            soft = batch.targets
-            if config.loss is StudentLoss.LOGCONF:
-                alpha = logconf_alpha(step, total, config.logconf_max_alpha, config.logconf_warmup_frac)
-                soft = logconf_targets(logits, soft, alpha)
             share = batch.step_size / (processes * accumulation)
-            loss = scaled_batch_loss(per_example_cross_entropy(logits, soft), batch.scales, share)
+            loss = objective.loss(model, batch, step, total, share)
             accelerator.backward(loss)
             if accelerator.sync_gradients and config.max_grad_norm is not None:
                 accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()  # a no-op (and zero_grad too) until the step's last micro-batch
             optimizer.zero_grad(set_to_none=True)
         window_loss += loss.detach()
-        window_tokens += (batch.attention_mask.sum(dim=1) * (batch.scales != 0)).sum()  # no host sync
+        window_tokens += objective.counted_tokens(batch)  # no host sync
         if not accelerator.sync_gradients:
             continue
         scheduler.step()
@@ -210,7 +280,7 @@ def _train(
             save_checkpoint(accelerator, checkpoint_dir, step, fingerprint)
     seconds = time.perf_counter() - began
 
-    trained: Classifier = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+    trained: nn.Module = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
     trained.eval()
     return TrainReport(
         steps=total - start,

@@ -1,13 +1,14 @@
-"""Checks on what a training run is given, and the fingerprint that ties a checkpoint to its run."""
+"""Checks on what a training run is given, and the fingerprints that tie a checkpoint to its run."""
 
 from __future__ import annotations
 
 import hashlib
 
 import numpy as np
-from ensemw2s.spec import SampleWeighting
+from ensemw2s.spec import SampleWeighting, StudentLoss
 
 from ..models.classifier import Classifier
+from .answer_encoding import EncodedAnswers
 from .checkpoint import Fingerprint
 from .config import TrainConfig
 from .encoding import EncodedTexts
@@ -86,6 +87,29 @@ def run_fingerprint(
         "examples": len(encoded),
         "tokens": int(encoded.token_ids.shape[0]),
         "classes": int(targets.shape[1]),
+        **_run_settings(config, total_steps, processes),
+        "targets": _digest(targets),
+        "weights": _digest(sample_weights),
+    }
+
+
+def answers_fingerprint(
+    answers: EncodedAnswers, config: TrainConfig, token_weights: np.ndarray | None, total_steps: int, processes: int
+) -> Fingerprint:
+    """`run_fingerprint` of a causal-LM run: the questions, where their answers start, and the token weights."""
+    return {
+        "examples": len(answers),
+        "tokens": int(answers.sequences.token_ids.shape[0]),
+        "answer_tokens": answers.answers.num_tokens,
+        **_run_settings(config, total_steps, processes),
+        "sequences": _digest(answers.sequences.token_ids.numpy()),
+        "prompts": _digest(answers.prompt_lengths.numpy()),
+        "weights": _digest(token_weights),
+    }
+
+
+def _run_settings(config: TrainConfig, total_steps: int, processes: int) -> dict[str, int | float | str]:
+    return {
         "total_steps": total_steps,
         "batch_size": config.batch_size,
         "seed": config.seed,
@@ -95,6 +119,37 @@ def run_fingerprint(
         "group_by_length": int(config.group_by_length),
         "grad_accum": config.grad_accum,
         "processes": processes,
-        "targets": _digest(targets),
-        "weights": _digest(sample_weights),
     }
+
+
+def check_answer_inputs(answers: EncodedAnswers, config: TrainConfig, token_weights: np.ndarray | None) -> None:
+    """Raise TrainingError when the token weights do not fit the answers, or the config asks for what a
+    causal LM's token loss has no form of (logconf's hardened labels, resampling of questions)."""
+    if config.loss is not StudentLoss.XENT:
+        raise TrainingError(
+            "train.loss",
+            "must be xent for a causal LM (the token NLL); logconf hardens class labels",
+            config.loss.value,
+            "use loss: xent for task: generation",
+        )
+    if config.sample_weighting is SampleWeighting.RESAMPLE:
+        raise TrainingError(
+            "train.sample_weighting",
+            "must be weighted_loss or None for a causal LM: token weights enter the loss, questions are not resampled",
+            config.sample_weighting.value,
+            "use sampleWeighting: weighted_loss for task: generation",
+        )
+    if token_weights is None:
+        return
+    expected = answers.answers.num_tokens
+    if token_weights.shape != (expected,):
+        raise TrainingError(
+            "token_weights",
+            f"must have shape ({expected},), one weight per answer token",
+            token_weights.shape,
+            "use the AnswerTokens of EncodedAnswers.answers",
+        )
+    if not np.all(np.isfinite(token_weights)) or np.any(token_weights < 0) or token_weights.sum() <= 0:
+        raise TrainingError(
+            "token_weights", "must be finite, >= 0 and not all zero", None, "pass token boosting's normalised weights"
+        )

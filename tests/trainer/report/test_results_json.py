@@ -33,6 +33,7 @@ def test_json_uses_camel_case_and_round_trips(three_seeds_ten_rounds):
     data = json.loads(three_seeds_ten_rounds.to_json())
     assert set(data) == {
         "experiment",
+        "metric",
         "weakModel",
         "strongModel",
         "seeds",
@@ -47,7 +48,7 @@ def test_json_uses_camel_case_and_round_trips(three_seeds_ten_rounds):
     assert set(seed["accuracies"]) == {"weak", "weakEnsemble", "w2s", "ensemw2s", "ceiling"}
     assert set(seed["pgr"]) == {"w2sVsWeak", "ensemw2sVsWeak", "ensemw2sVsEnsemble"}
     assert {"valAccuracy", "hardTestAccuracy", "degenerate"} <= set(seed["rounds"][0])
-    assert set(seed["prefix"][0]) == {"rounds", "val", "hardTest", "valBrier"}
+    assert set(seed["prefix"][0]) == {"rounds", "val", "hardTest", "valBrier", "valLogLoss"}
     assert {"name", "better", "ties", "worse", "of", "difference", "detail"} == set(data["effects"][0])
     assert set(data["meanPgrInterval"]["w2sVsWeak"]) == {"estimate", "low", "high"}
     assert ExperimentResults.model_validate(data) == three_seeds_ten_rounds
