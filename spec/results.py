@@ -79,6 +79,11 @@ class PrefixAccuracy(_Model):
     """Generation: mean negative log-probability of val's gold answer tokens under the prefix ensemble's
     mixture (teacher forced): the criterion r is chosen by (lowest; ties to the larger r)."""
 
+    @property
+    def val_criterion(self) -> float | None:
+        """The value r was chosen by: the Brier score (classification) or the answer-token log-loss (generation)."""
+        return self.val_brier if self.val_brier is not None else self.val_log_loss
+
 
 class Interval(_Model):
     """An estimate with its 95% interval; ``low``/``high`` are ``None`` when none can be computed (one seed)."""

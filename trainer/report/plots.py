@@ -73,9 +73,7 @@ def plot_accuracy_by_round(results: ExperimentResults, path: Path) -> Path:
 
 
 def _criterion(prefix: PrefixAccuracy) -> float:
-    """The value r was chosen by: the Brier score (classification) or the answer-token log-loss (generation)."""
-    value = prefix.val_brier if prefix.val_brier is not None else prefix.val_log_loss
-    return np.nan if value is None else value
+    return np.nan if prefix.val_criterion is None else prefix.val_criterion
 
 
 def plot_accuracies(results: ExperimentResults, path: Path) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ensemw2s.spec.results import Accuracies, ExperimentResults, PGRIntervals, PGRs, SeedResults
+from ensemw2s.spec.results import Accuracies, ExperimentResults, Metric, PGRIntervals, PGRs, PrefixAccuracy, SeedResults
 from ensemw2s.spec.results_text import describe_effect, format_accuracy, format_pgr_with_interval
 
 NOT_APPLICABLE = "-"
@@ -22,7 +22,7 @@ def results_table(results: ExperimentResults) -> str:
         lines += [f"Weak model: `{results.weak_model}`; strong model: `{results.strong_model}`.", ""]
     lines += [f"## Mean over {count} seed{'s' if count != 1 else ''}", ""]
     lines += accuracy_table(
-        results.mean, results.mean_pgr, "weak ensemble (r chosen per seed)", results.mean_pgr_interval
+        results.mean, results.mean_pgr, "weak ensemble (r chosen per seed)", results.mean_pgr_interval, results.metric
     )
     lines += ["", PGR_NOTE.format(metric=results.metric.label), ""]
     lines += ["## Effects", ""]
@@ -35,25 +35,45 @@ def results_table(results: ExperimentResults) -> str:
     if results.notes:
         lines += ["", "## Notes", "", *(f"- {note}" for note in results.notes)]
     for seed in results.seeds:
-        lines += ["", *seed_section(seed)]
+        lines += ["", *seed_section(seed, results.metric)]
     return "\n".join(lines) + "\n"
 
 
-def seed_section(seed: SeedResults) -> list[str]:
+def short_label(metric: Metric) -> str:
+    """The metric in a column header: ``acc`` or ``EM``."""
+    return "acc" if metric is Metric.ACCURACY else "EM"
+
+
+def criterion_label(metric: Metric) -> str:
+    """What r is chosen by on val: the prefix ensemble's Brier score, or its answer-token log-loss."""
+    return "Brier score" if metric is Metric.ACCURACY else "answer-token log-loss"
+
+
+def seed_section(seed: SeedResults, metric: Metric = Metric.ACCURACY) -> list[str]:
     """One seed: accuracies and PGRs, the per-round table, why boosting stopped, notes."""
     lines = [f"## Seed {seed.seed}", ""]
-    lines += accuracy_table(seed.accuracies, seed.pgr, f"weak ensemble (r={seed.chosen_round})", seed.pgr_interval)
-    lines += ["", f"Ensemble size r = {seed.chosen_round}, chosen on val by the lowest Brier score (ties: larger r)."]
+    lines += accuracy_table(
+        seed.accuracies, seed.pgr, f"weak ensemble (r={seed.chosen_round})", seed.pgr_interval, metric
+    )
+    lines += [
+        "",
+        f"Ensemble size r = {seed.chosen_round}, chosen on val by the lowest {criterion_label(metric)} "
+        "(ties: larger r).",
+    ]
     if seed.stop_reason is not None:
         lines.append(f"Boosting stopped early: {seed.stop_reason}.")
-    lines += ["", "### Rounds", "", *rounds_table(seed)]
+    lines += ["", "### Rounds", "", *rounds_table(seed, metric)]
     if seed.notes:
         lines += ["", "### Notes", "", *(f"- {note}" for note in seed.notes)]
     return lines
 
 
 def accuracy_table(
-    accuracies: Accuracies, pgrs: PGRs, ensemble_label: str, intervals: PGRIntervals | None = None
+    accuracies: Accuracies,
+    pgrs: PGRs,
+    ensemble_label: str,
+    intervals: PGRIntervals | None = None,
+    metric: Metric = Metric.ACCURACY,
 ) -> list[str]:
     """Rows weak, weak ensemble, W2S, EnsemW2S, ceiling; PGR vs weak and vs the weak ensemble, with intervals."""
     spans = intervals or PGRIntervals()
@@ -72,7 +92,7 @@ def accuracy_table(
         ("ceiling", accuracies.ceiling, NOT_APPLICABLE, NOT_APPLICABLE),
     ]
     return _markdown(
-        ["model", "hard-test acc", "PGR vs weak [95% CI]", "PGR vs weak ensemble [95% CI]"],
+        ["model", f"hard-test {short_label(metric)}", "PGR vs weak [95% CI]", "PGR vs weak ensemble [95% CI]"],
         [[name, format_accuracy(value), vs_weak, vs_ensemble] for name, value, vs_weak, vs_ensemble in rows],
     )
 
@@ -82,7 +102,7 @@ def format_alpha(alpha: float | None) -> str:
     return "whole weight" if alpha is None else f"{alpha:.3f}"
 
 
-def rounds_table(seed: SeedResults) -> list[str]:
+def rounds_table(seed: SeedResults, metric: Metric = Metric.ACCURACY) -> list[str]:
     """Round t's learner beside the prefix ensemble of the first t+1 learners."""
     size = max(len(seed.rounds), len(seed.prefix))
     if size == 0:
@@ -100,27 +120,34 @@ def rounds_table(seed: SeedResults) -> list[str]:
                 format_accuracy(round_.val_accuracy) if round_ else "",
                 format_accuracy(round_.hard_test_accuracy) if round_ else "",
                 (f"{prefix.rounds} (chosen)" if chosen else str(prefix.rounds)) if prefix else "",
-                f"{prefix.val_brier:.4f}" if prefix and prefix.val_brier is not None else "",
+                _criterion(prefix),
                 format_accuracy(prefix.val) if prefix else "",
                 format_accuracy(prefix.hard_test) if prefix else "",
                 "yes" if round_ and round_.degenerate else "",
             ]
         )
+    short = short_label(metric)
+    criterion = "Brier" if metric is Metric.ACCURACY else "log-loss"
     return _markdown(
         [
             "round",
             "eps",
             "alpha",
-            "val acc",
-            "hard-test acc",
+            f"val {short}",
+            f"hard-test {short}",
             "prefix r",
-            "prefix val Brier",
-            "prefix val acc",
-            "prefix hard-test acc",
+            f"prefix val {criterion}",
+            f"prefix val {short}",
+            f"prefix hard-test {short}",
             "degenerate",
         ],
         body,
     )
+
+
+def _criterion(prefix: PrefixAccuracy | None) -> str:
+    value = None if prefix is None else prefix.val_criterion
+    return "" if value is None else f"{value:.4f}"
 
 
 def _markdown(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
