@@ -168,3 +168,28 @@ def test_the_same_graph_as_classification(generated: tuple[ExperimentManifest, P
         "strong-s1-ensemble", "strong-s1-w2s", "strong-s1-ceiling", "report",
     ]  # fmt: skip
     assert Stage.parse("weak-s1-r1") in build_stage_graph(manifest.spec).stages
+
+
+def test_lora_rounds_store_adapters_and_the_ensemble_shares_one_base(tmp_path: Path) -> None:
+    data = json.loads(json.dumps(GENERATION))
+    data["spec"]["weak"]["rounds"] = 2
+    data["spec"]["weak"]["lora"] = {"r": 4, "alpha": 8, "targetModules": ["c_attn"]}
+    data["spec"]["weak"]["training"]["epochs"] = 2
+    # Adapters over a frozen random base learn little in two epochs: bagging keeps both rounds whatever
+    # their errors, and `last` decodes the two-learner prefix whatever val says.
+    data["spec"]["ensemble"] = {"method": "bagging", "roundSelection": "last"}
+    only = [Stage.parse(name) for name in ("prepare-s1", "weak-s1-r0", "weak-s1-r1", "aggregate-s1")]
+    run_experiment(parse_manifest(data), str(tmp_path), SilentProgress(), only=only)
+
+    from ensemw2s.trainer.models.causal_lm import load_ensemble_learners
+
+    folders = [_stage_folder(tmp_path, f"weak/r{t}") / LEARNER_DIR for t in (0, 1)]
+    for folder in folders:
+        files = {path.name for path in folder.iterdir()}
+        assert {"adapter_config.json", "adapter_model.safetensors"} <= files and "model.safetensors" not in files
+    learners = load_ensemble_learners(folders, [1.0, 1.0])
+    assert learners[0].model is learners[1].model, "the base is loaded once and the adapters mixed over it"
+    aggregate = json.loads((_stage_folder(tmp_path, "aggregate") / "aggregate.json").read_text())
+    assert aggregate["boosting"]["chosenRound"] == 2
+    answers = json.loads((_stage_folder(tmp_path, "aggregate") / "answers.json").read_text())
+    assert len(answers["hardTrain"]) == 32, "the two-adapter ensemble wrote every pseudo-answer"
