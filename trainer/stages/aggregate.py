@@ -20,15 +20,21 @@ ENSEMBLE_FILE = "ensemble.npz"
 ENSEMBLE_SPLITS = ("val", "hard_train", "hard_test")
 
 
+def kept_rounds(context: StageContext) -> tuple[list[RoundRecord], list[LearnerRecord], str | None]:
+    """The rounds whose learners join the ensemble, their learners, and why boosting stopped (if it did)."""
+    records = [context.weak_round(t).read_model(ROUND_FILE, RoundRecord) for t in range(context.spec.weak.rounds)]
+    kept = [r for r in records if r.active]
+    stop_reason = next((r.stop_reason for r in records if not r.active), None)
+    learners = [r.learner for r in kept if r.learner is not None]
+    if not learners:
+        raise ValueError(f"no usable weak learner: {stop_reason}; give the weak model more training or data")
+    return kept, learners, stop_reason
+
+
 def run(context: StageContext) -> StageResult:
     spec = context.spec
     data = PreparedData(context.prepared())
-    records = [context.weak_round(t).read_model(ROUND_FILE, RoundRecord) for t in range(spec.weak.rounds)]
-    kept = [r for r in records if r.active]
-    stop_reason = next((r.stop_reason for r in records if not r.active), None)
-    learners: list[LearnerRecord] = [r.learner for r in kept if r.learner is not None]
-    if not learners:
-        raise ValueError(f"no usable weak learner: {stop_reason}; give the weak model more training or data")
+    kept, learners, stop_reason = kept_rounds(context)
     preds = [context.weak_round(r.round).read_arrays(PREDICTIONS_FILE, *ENSEMBLE_SPLITS) for r in kept]
     stacked = {name: np.stack([p[name] for p in preds]) for name in ENSEMBLE_SPLITS}
     alphas: list[float | None] = [learner.alpha for learner in learners]

@@ -16,6 +16,7 @@ from ensemw2s.spec import EnsembleMethod
 
 from ..method import learner_errors, samme_alpha, update_weights, weighted_error
 from ..method.boosting import chance_stop_reason, degenerate_note, uniform_weights, whole_weight_stop_reason
+from ..store import StageOutput
 from .context import StageContext, StageResult
 from .learner import train_and_score
 from .prepared import PreparedData
@@ -37,6 +38,24 @@ def round_seed(seed: int, round_: int) -> int:
     return seed * 1000 + round_
 
 
+def previous_round(context: StageContext, bagging: bool) -> StageOutput | None:
+    """The round this one boosts on from: None for round 0 and for bagging (every learner starts afresh)."""
+    round_ = context.stage.round
+    assert round_ is not None
+    return None if round_ == 0 or bagging else context.weak_round(round_ - 1)
+
+
+def skip_if_stopped(context: StageContext, previous: StageOutput) -> StageResult | None:
+    """When boosting stopped at or before the previous round, record this round as skipped and say why."""
+    before = previous.read_model(ROUND_FILE, RoundRecord)
+    if before.stop_reason is None:
+        return None
+    round_ = context.stage.round
+    assert round_ is not None
+    context.workspace.write_model(ROUND_FILE, RoundRecord(round=round_, active=False, stop_reason=before.stop_reason))
+    return StageResult(notes=[f"round {round_}: skipped ({before.stop_reason})"])
+
+
 def run(context: StageContext) -> StageResult:
     spec, seed = context.spec, context.seed
     round_ = context.stage.round
@@ -46,14 +65,11 @@ def run(context: StageContext) -> StageResult:
     num_classes = data.num_classes
     bagging = spec.ensemble.method is EnsembleMethod.BAGGING
     weights = uniform_weights(n)
-    if round_ > 0 and not bagging:
-        previous = context.weak_round(round_ - 1)
-        before = previous.read_model(ROUND_FILE, RoundRecord)
-        if before.stop_reason is not None:
-            context.workspace.write_model(
-                ROUND_FILE, RoundRecord(round=round_, active=False, stop_reason=before.stop_reason)
-            )
-            return StageResult(notes=[f"round {round_}: skipped ({before.stop_reason})"])
+    previous = previous_round(context, bagging)
+    if previous is not None:
+        skipped = skip_if_stopped(context, previous)
+        if skipped is not None:
+            return skipped
         weights = previous.read_arrays(WEIGHTS_FILE, "next")["next"]
     context.progress.stage_started(context.stage.name, f"training weak learner {round_ + 1}/{spec.weak.rounds}")
     total = {"steps": 0}

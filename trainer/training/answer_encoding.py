@@ -18,13 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from torch import Tensor
 from transformers import PreTrainedTokenizerBase
 
 from ..method.token_boosting import AnswerTokens
-from .encoding import EncodedTexts
+from .encoding import EncodedTexts, load_token_file, save_token_file
 from .errors import TrainingError
 
 FORMAT = "ensemw2s.encoded-answers.v1"
@@ -76,34 +74,11 @@ class EncodedAnswers:
         return EncodedAnswers(self.sequences.subset(chosen), self.prompt_lengths[chosen].clone())
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {
-            "token_ids": self.sequences.token_ids.contiguous(),
-            "offsets": self.sequences.offsets.contiguous(),
-            "prompt_lengths": self.prompt_lengths.contiguous(),
-        }
-        metadata = {
-            "format": FORMAT,
-            "pad_id": str(self.sequences.pad_id),
-            "max_length": str(self.sequences.max_length),
-        }
-        save_file(tensors, str(path), metadata=metadata)
+        save_token_file(path, FORMAT, self.sequences, {"prompt_lengths": self.prompt_lengths.contiguous()})
 
     @classmethod
     def load(cls, path: Path) -> EncodedAnswers:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        if metadata.get("format") != FORMAT:
-            raise TrainingError(
-                str(path),
-                f"is not an encoded-answers file ({FORMAT})",
-                metadata.get("format"),
-                "write it with EncodedAnswers.save",
-            )
-        tensors = load_file(str(path))
-        sequences = EncodedTexts(
-            tensors["token_ids"], tensors["offsets"], int(metadata["pad_id"]), int(metadata["max_length"])
-        )
+        sequences, tensors = load_token_file(path, FORMAT, "EncodedAnswers.save")
         return cls(sequences, tensors["prompt_lengths"])
 
 

@@ -68,27 +68,17 @@ class EncodedTexts:
         chosen = torch.as_tensor(indices, dtype=torch.int64)
         return EncodedTexts.from_lists([self.ids(int(i)) for i in chosen], self.pad_id, self.max_length)
 
+    def tensors(self) -> dict[str, Tensor]:
+        """The two tensors a token file stores."""
+        return {"token_ids": self.token_ids.contiguous(), "offsets": self.offsets.contiguous()}
+
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {"token_ids": self.token_ids.contiguous(), "offsets": self.offsets.contiguous()}
-        metadata = {"format": FORMAT, "pad_id": str(self.pad_id), "max_length": str(self.max_length)}
-        save_file(tensors, str(path), metadata=metadata)
+        save_token_file(path, FORMAT, self, {})
 
     @classmethod
     def load(cls, path: Path) -> EncodedTexts:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        if metadata.get("format") != FORMAT:
-            raise TrainingError(
-                str(path),
-                f"is not an encoded-texts file ({FORMAT})",
-                metadata.get("format"),
-                "write it with EncodedTexts.save",
-            )
-        tensors = load_file(str(path))
-        return cls(tensors["token_ids"], tensors["offsets"], int(metadata["pad_id"]), int(metadata["max_length"]))
+        texts, _ = load_token_file(path, FORMAT, "EncodedTexts.save")
+        return texts
 
 
 def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int) -> EncodedTexts:
@@ -110,3 +100,26 @@ def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_l
     if pad_id is None:
         raise TrainingError("tokenizer.pad_token", "is not set", None, "load the tokenizer through load_classifier")
     return EncodedTexts.from_lists(ids, int(pad_id), effective)
+
+
+def save_token_file(path: Path, file_format: str, texts: EncodedTexts, extra: dict[str, Tensor]) -> None:
+    """One safetensors file: the texts' ids and offsets, ``extra`` tensors, and the format tag checked on load."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"format": file_format, "pad_id": str(texts.pad_id), "max_length": str(texts.max_length)}
+    save_file({**texts.tensors(), **extra}, str(path), metadata=metadata)
+
+
+def load_token_file(path: Path, file_format: str, writer: str) -> tuple[EncodedTexts, dict[str, Tensor]]:
+    """The texts of a `save_token_file` file and every tensor in it; a file of another format is refused."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    if metadata.get("format") != file_format:
+        kind = file_format.split(".")[1]  # ensemw2s.<kind>.v1
+        raise TrainingError(
+            str(path), f"is not an {kind} file ({file_format})", metadata.get("format"), f"write it with {writer}"
+        )
+    tensors = load_file(str(path))
+    texts = EncodedTexts(tensors["token_ids"], tensors["offsets"], int(metadata["pad_id"]), int(metadata["max_length"]))
+    return texts, tensors

@@ -20,9 +20,9 @@ from ...method import BoostingSummary
 from ...method.aggregation import lowest_last, prefix_weights
 from ...method.boosting import degenerate_note
 from ...models.causal_lm import load_ensemble_learners
+from ..aggregate import kept_rounds
 from ..context import StageContext, StageResult
-from ..records import AggregateRecord, LearnerRecord, RoundRecord
-from ..weak import ROUND_FILE
+from ..records import AggregateRecord
 from .decoding import answer_texts, decoding_settings, exact_matches
 from .prepared import PreparedQuestionData
 from .records import GeneratedAnswers
@@ -46,12 +46,7 @@ def prefix_log_loss(gold_probabilities: npt.NDArray[np.float64], alphas: list[fl
 def run(context: StageContext) -> StageResult:
     spec = context.spec
     data = PreparedQuestionData(context.prepared())
-    records = [context.weak_round(t).read_model(ROUND_FILE, RoundRecord) for t in range(spec.weak.rounds)]
-    kept = [r for r in records if r.active]
-    stop_reason = next((r.stop_reason for r in records if not r.active), None)
-    learners: list[LearnerRecord] = [r.learner for r in kept if r.learner is not None]
-    if not learners:
-        raise ValueError(f"no usable weak learner: {stop_reason}; give the weak model more training or data")
+    kept, learners, stop_reason = kept_rounds(context)
     outputs = [context.weak_round(r.round) for r in kept]
     scores = [o.read_arrays(SCORES_FILE, "val_correct", "hard_test_correct", "val_gold_probabilities") for o in outputs]
     round0 = outputs[0].read_model(ANSWERS_FILE, GeneratedAnswers)

@@ -21,7 +21,7 @@ from ...method.token_boosting import TokenRound, boost_tokens, token_chance_stop
 from ...training import teacher_forced
 from ..context import StageContext, StageResult
 from ..records import LearnerRecord, RoundRecord
-from ..weak import ROUND_FILE, round_seed
+from ..weak import ROUND_FILE, previous_round, round_seed, skip_if_stopped
 from .decoding import answer_texts, decoding_settings, exact_matches
 from .learner import train_and_score
 from .prepared import PreparedQuestionData
@@ -42,14 +42,11 @@ def run(context: StageContext) -> StageResult:
     answers = data.answers("easy").answers
     bagging = spec.ensemble.method is EnsembleMethod.BAGGING
     weights = None
-    if round_ > 0 and not bagging:
-        previous = context.weak_round(round_ - 1)
-        before = previous.read_model(ROUND_FILE, RoundRecord)
-        if before.stop_reason is not None:
-            context.workspace.write_model(
-                ROUND_FILE, RoundRecord(round=round_, active=False, stop_reason=before.stop_reason)
-            )
-            return StageResult(notes=[f"round {round_}: skipped ({before.stop_reason})"])
+    previous = previous_round(context, bagging)
+    if previous is not None:
+        skipped = skip_if_stopped(context, previous)
+        if skipped is not None:
+            return skipped
         weights = TokenRound.from_arrays(previous.read_arrays(TOKEN_WEIGHTS_FILE)).next_weights
     context.progress.stage_started(context.stage.name, f"training weak learner {round_ + 1}/{spec.weak.rounds}")
     total = {"steps": 0}
