@@ -146,7 +146,7 @@ def results_lines(view: ExperimentView) -> list[str]:
     mean, pgr = results.mean, results.mean_pgr
     return [
         f"results: PGR EnsemW2S vs weak {format_pgr(pgr.ensemw2s_vs_weak)}, W2S vs weak {format_pgr(pgr.w2s_vs_weak)}"
-        f", EnsemW2S vs ensemble {format_pgr(pgr.ensemw2s_vs_ensemble)}; hard-test accuracy weak "
+        f", EnsemW2S vs ensemble {format_pgr(pgr.ensemw2s_vs_ensemble)}; hard-test {results.metric.label} weak "
         f"{format_accuracy(mean.weak)}, EnsemW2S {format_accuracy(mean.ensemw2s)}, ceiling {format_accuracy(mean.ceiling)}"
         f" (`w2sctl results {view.name}` for the table)"
     ]
