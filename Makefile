@@ -44,8 +44,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/tools/mypy_check.py
 
-test: lint typecheck prometheus-tools
-	$(BIN)/pytest -q
+# Lint and types run beside the unit tests (each test holds one torch thread, so the second core is free for
+# most of the run); the target fails if either fails, after both have finished.
+test: $(STAMP) prometheus-tools
+	@$(MAKE) --no-print-directory lint typecheck > $(VENV)/static-checks.log 2>&1 & static=$$!; \
+	$(BIN)/pytest -q; tests=$$?; \
+	wait $$static; checks=$$?; cat $(VENV)/static-checks.log; \
+	test $$tests = 0 && test $$checks = 0
 	$(MAKE) test-cluster
 
 # The cluster suite (tests/cluster; `pytest -m cluster`, deselected from the run above) starts a real

@@ -28,7 +28,7 @@ from ensemw2s.trainer.stages.generation.weak import LEARNER_DIR, SCORES_FILE, TO
 from ensemw2s.trainer.training import teacher_forced
 from ensemw2s.trainer.training.answer_encoding import EncodedAnswers
 
-TRAINING = {"epochs": 10, "batchSize": 8, "learningRate": 0.001, "maxLength": 32, "checkpointEverySteps": 20}
+TRAINING = {"epochs": 6, "batchSize": 8, "learningRate": 0.001, "maxLength": 32, "checkpointEverySteps": 20}
 GENERATION: dict[str, Any] = {
     "apiVersion": "ensemw2s.io/v1alpha1",
     "kind": "EnsemW2SExperiment",
