@@ -12,9 +12,9 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ensemw2s.spec.catalog import DATA_FILE_SUFFIXES
 
@@ -32,6 +32,22 @@ def load_local_items(source: str, field_path: str = "spec.dataset.source") -> li
 
 def load_local_rows(source: str, field_path: str = "spec.dataset.source") -> list[tuple[str, Item]]:
     """All rows of a JSONL or CSV file as ``(file:line, item)``, in file order (what a message names)."""
+    return read_local_rows(source, field_path, _row_to_item, _ROW_HELP)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Row = TypeVar("Row", bound=_Identified)
+
+
+def read_local_rows(
+    source: str, field_path: str, parse: Callable[[Mapping[str, Any], str, str], Row], row_help: str
+) -> list[tuple[str, Row]]:
+    """Every row of a JSONL or CSV file parsed by ``parse(row, "file:line", default id)``, as ``(file:line, row)``
+    in file order; ids must be unique and the file must hold a row (``row_help`` says what a row needs)."""
     suffix = next((s for s in SUFFIXES if source.lower().endswith(s)), None)
     if suffix is None:
         raise DatasetError(
@@ -41,20 +57,20 @@ def load_local_rows(source: str, field_path: str = "spec.dataset.source") -> lis
     text = read_text(source, field_path)
     where = source.removeprefix("file://")
     rows = jsonl_rows(text, where) if suffix == ".jsonl" else csv_rows(text, where)
-    items: list[tuple[str, Item]] = []
+    parsed: list[tuple[str, Row]] = []
     first_line: dict[str, int] = {}
     for line, row in rows:
-        item = _row_to_item(row, f"{where}:{line}", default_id=f"{Path(where).name}:{line}")
-        if item.id in first_line:
+        record = parse(row, f"{where}:{line}", f"{Path(where).name}:{line}")
+        if record.id in first_line:
             raise DatasetError(
-                f"{where}:{line}: duplicate id '{item.id}' (first on line {first_line[item.id]}); "
+                f"{where}:{line}: duplicate id '{record.id}' (first on line {first_line[record.id]}); "
                 "ids must be unique: fix the id column or drop it"
             )
-        first_line[item.id] = line
-        items.append((f"{where}:{line}", item))
-    if not items:
-        raise DatasetError(f"{field_path}: {where!r} holds no rows; {_ROW_HELP}")
-    return items
+        first_line[record.id] = line
+        parsed.append((f"{where}:{line}", record))
+    if not parsed:
+        raise DatasetError(f"{field_path}: {where!r} holds no rows; {row_help}")
+    return parsed
 
 
 def is_local_source(source: str) -> bool:

@@ -15,13 +15,12 @@ Optional columns, as in classification files: ``id`` (default ``<file name>:<lin
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import DatasetError
 from .formatting import choice_letter
-from .local import SUFFIXES, choice_text, csv_rows, jsonl_rows, read_text, row_difficulty, row_text
+from .local import choice_text, read_local_rows, row_difficulty, row_text
 from .qa import OpenQuestion
 from .records import MultipleChoiceItem
 
@@ -36,31 +35,7 @@ def load_local_questions(source: str, field_path: str = "spec.dataset.source") -
 
 def load_local_question_rows(source: str, field_path: str = "spec.dataset.source") -> list[tuple[str, QuestionRow]]:
     """All rows of a question file as ``(file:line, question)``, in file order (what a message names)."""
-    suffix = next((s for s in SUFFIXES if source.lower().endswith(s)), None)
-    if suffix is None:
-        raise DatasetError(
-            f"{field_path}: unsupported file type {source!r} (allowed: {', '.join(SUFFIXES)}); "
-            "convert the file to JSONL or CSV"
-        )
-    where = source.removeprefix("file://")
-    text = read_text(source, field_path)
-    rows: Iterator[tuple[int, Mapping[str, Any]]] = (
-        jsonl_rows(text, where) if suffix == ".jsonl" else csv_rows(text, where)
-    )
-    questions: list[tuple[str, QuestionRow]] = []
-    first_line: dict[str, int] = {}
-    for line, row in rows:
-        question = question_from_row(row, f"{where}:{line}", default_id=f"{Path(where).name}:{line}")
-        if question.id in first_line:
-            raise DatasetError(
-                f"{where}:{line}: duplicate id '{question.id}' (first on line {first_line[question.id]}); "
-                "ids must be unique: fix the id column or drop it"
-            )
-        first_line[question.id] = line
-        questions.append((f"{where}:{line}", question))
-    if not questions:
-        raise DatasetError(f"{field_path}: {where!r} holds no rows; {_ROW_HELP}")
-    return questions
+    return read_local_rows(source, field_path, question_from_row, _ROW_HELP)
 
 
 def question_from_row(row: Mapping[str, Any], where: str, default_id: str) -> QuestionRow:

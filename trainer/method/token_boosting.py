@@ -99,6 +99,12 @@ class AnswerTokens:
     def lengths(self) -> npt.NDArray[np.int64]:
         return np.diff(self.offsets)
 
+    def positions(self, questions: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The flat indices of ``questions``' answer tokens, question by question in the order given."""
+        chosen = np.asarray(questions, dtype=np.int64).reshape(-1)
+        parts = [np.arange(self.offsets[q], self.offsets[q + 1], dtype=np.int64) for q in chosen]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
     def uniform_weights(self) -> npt.NDArray[np.float64]:
         """w_ij = 1 / M: the token weights of round 0."""
         if self.num_tokens == 0:

@@ -52,7 +52,7 @@ def teacher_forced(model: PreTrainedModel, answers: EncodedAnswers, batch_size: 
                 batch_errors = logits_token_errors(logits, input_ids, mask)
                 batch_probabilities = torch.exp(-per_token_nll(logits, input_ids, mask).double()).cpu().numpy()
                 # the batch's tokens come flat in row order: scatter each row's run to its question's slots
-                slots = np.concatenate([np.arange(layout.offsets[i], layout.offsets[i + 1]) for i in indices.tolist()])
+                slots = layout.positions(indices.numpy())
                 errors[slots] = batch_errors
                 probabilities[slots] = batch_probabilities
     finally:

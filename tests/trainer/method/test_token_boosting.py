@@ -319,3 +319,9 @@ def test_scaled_token_nll_divides_by_the_questions():
 def test_bad_batches_are_refused(call, message):
     with pytest.raises(MethodError, match=re.escape(message)):
         call()
+
+
+def test_positions_are_the_flat_indices_of_the_chosen_questions_in_order() -> None:
+    answers = AnswerTokens.from_lengths([2, 0, 3])
+    assert answers.positions([2, 0]).tolist() == [2, 3, 4, 0, 1]
+    assert answers.positions([1]).tolist() == []

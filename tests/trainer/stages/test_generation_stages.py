@@ -193,3 +193,21 @@ def test_lora_rounds_store_adapters_and_the_ensemble_shares_one_base(tmp_path: P
     assert aggregate["boosting"]["chosenRound"] == 2
     answers = json.loads((_stage_folder(tmp_path, "aggregate") / "answers.json").read_text())
     assert len(answers["hardTrain"]) == 32, "the two-adapter ensemble wrote every pseudo-answer"
+
+
+def test_crossfit_measures_every_easy_answer_token_out_of_sample(tmp_path: Path) -> None:
+    data = json.loads(json.dumps(GENERATION))
+    data["spec"]["weak"]["errorEstimate"] = "crossfit"
+    data["spec"]["weak"]["training"]["epochs"] = 2
+    run_experiment(
+        parse_manifest(data),
+        str(tmp_path),
+        SilentProgress(),
+        only=[Stage.parse("prepare-s1"), Stage.parse("weak-s1-r0")],
+    )
+    folder = _stage_folder(tmp_path, "weak/r0")
+    boosted = TokenRound.from_arrays(dict(np.load(folder / TOKEN_WEIGHTS_FILE)))
+    easy = EncodedAnswers.load(_stage_folder(tmp_path, "prepare") / answers_file("easy"))
+    assert boosted.errors.shape == (easy.answers.num_tokens,)
+    record = json.loads((folder / "round.json").read_text())["learner"]
+    assert record["errorEstimate"] == "crossfit" and record["easyErrorRate"] == boosted.errors.mean()

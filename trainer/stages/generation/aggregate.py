@@ -64,13 +64,12 @@ def run(context: StageContext) -> StageResult:
         context.progress.stage_started(context.stage.name, f"decoding {len(kept) - 1} prefix ensembles")
         ensemble = load_ensemble_learners([o.local_directory(LEARNER_DIR) for o in outputs], alphas)
         settings = decoding_settings(spec, spec.weak.training)
+        prompts = {name: data.answers(name).prompt_ids() for name in DECODED_SPLITS}  # once for every prefix
         for r in range(2, len(kept) + 1):
             if np.array_equal(weights[r - 1], weights[r - 2]):  # a whole-weight learner decides both
                 texts[r], correct[r] = texts[r - 1], correct[r - 1]
                 continue
-            texts[r] = {
-                name: answer_texts(ensemble[:r], data.answers(name).prompt_ids(), settings) for name in DECODED_SPLITS
-            }
+            texts[r] = {name: answer_texts(ensemble[:r], prompts[name], settings) for name in DECODED_SPLITS}
             correct[r] = {name: exact_matches(data.questions[name], texts[r][name]) for name in DECODED_SPLITS}
         if chosen > 1 and not np.array_equal(weights[chosen - 1], weights[0]):
             context.progress.stage_started(context.stage.name, f"pseudo-answers of hard-train with r = {chosen}")

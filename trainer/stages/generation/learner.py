@@ -20,7 +20,6 @@ import numpy.typing as npt
 from accelerate import Accelerator
 from ensemw2s.spec import ErrorEstimate, ExperimentSpec
 
-from ...method.token_boosting import AnswerTokens
 from ...models.causal_lm import LoadedCausalLM, load_causal_lm
 from ...training import ProgressEvent, stage_accelerator, teacher_forced, train_causal_lm
 from ...training.answer_encoding import EncodedAnswers
@@ -42,13 +41,6 @@ class ScoredAnswerer:
     """The learner's errors on its own training answers (the easy token accuracy it reached)."""
 
 
-def token_positions(answers: AnswerTokens, questions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The flat indices of ``questions``' answer tokens (sorted questions give the subset's flat order)."""
-    offsets = answers.offsets
-    parts = [np.arange(offsets[q], offsets[q + 1]) for q in questions]
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
-
-
 def _fit(
     spec: ExperimentSpec,
     data: PreparedQuestionData,
@@ -63,14 +55,14 @@ def _fit(
     weak = spec.weak
     learner = load_causal_lm(weak.model, data.corpus, seed, weak.lora, base_seed=base_seed, field="spec.weak.model")
     easy = data.answers("easy")
-    everything = len(questions) == len(easy.prompt_lengths)
+    everything = len(questions) == len(easy)
     subset = easy if everything else easy.subset(questions.tolist())
     subset_weights = weights
     if weights is not None and not everything:
-        subset_weights = weights[token_positions(easy.answers, questions)]
+        subset_weights = weights[easy.answers.positions(questions)]
     config = weak_train_config(spec, seed)
     if not everything:  # as many optimiser steps as the full learner (see classification's learner.py)
-        config = dataclasses.replace(config, epochs=config.epochs * len(easy.prompt_lengths) / len(questions))
+        config = dataclasses.replace(config, epochs=config.epochs * len(easy) / len(questions))
     train_causal_lm(
         learner.model,
         subset,
@@ -98,7 +90,7 @@ def train_and_score(
     ``weights`` None trains on the plain mean answer-token NLL (round 0, bagging).
     """
     easy: EncodedAnswers = data.answers("easy")
-    n = len(easy.prompt_lengths)
+    n = len(easy)
     batch = spec.weak.training.eval_batch_size
     full = None if checkpoints is None else checkpoints / "full"
     accelerator = stage_accelerator(weak_train_config(spec, seed))  # the stage's one Accelerator
@@ -113,5 +105,5 @@ def train_and_score(
         fold_seed = seed * FOLD_SEED_STRIDE + 1 + f
         model = _fit(spec, data, fold_seed, base_seed, rest, weights, sub, on_progress, accelerator)
         scored = teacher_forced(model.model, easy.subset(fold.tolist()), batch)
-        held_out[token_positions(easy.answers, fold.astype(np.int64))] = scored.errors
+        held_out[easy.answers.positions(fold)] = scored.errors
     return ScoredAnswerer(learner=learner, errors=held_out, own_errors=own)
